@@ -1,0 +1,152 @@
+// Every configuration setting, in one place: its kind, default, one-line documentation, and
+// whether it is a secret or has a command-line flag. The `Config` type, the environment
+// variable names, the flags and `config print` are all derived from this table, so adding a
+// setting is one entry here.
+//
+// Keys are snake_case, as in config.json. Environment variables are MSS_LOGIN_ + the key path
+// in upper case joined by `__` (listen.port -> MSS_LOGIN_LISTEN__PORT).
+import { LOG_LEVELS } from "../log.ts";
+import {
+  integer,
+  ipOrCidr,
+  list,
+  listenHost,
+  oneOf,
+  optional,
+  origin,
+  routePrefix,
+  secretText,
+  upstreamUrl,
+  type Kind,
+} from "./kinds.ts";
+
+export class Setting<T> {
+  constructor(
+    readonly kind: Kind<T>,
+    readonly defaultValue: T,
+    /** One line for operators (shown by `mss-login help config`). */
+    readonly doc: string,
+    /** Secrets are shown as "<redacted>" by `config print` and never echoed in errors. */
+    readonly secret: boolean,
+    /** Command-line flag, e.g. "--port". */
+    readonly flag: string | null,
+  ) {}
+}
+
+function setting<T>(
+  kind: Kind<T>,
+  defaultValue: NoInfer<T>,
+  doc: string,
+  options: { secret?: boolean; flag?: string } = {},
+): Setting<T> {
+  return new Setting(kind, defaultValue, doc, options.secret ?? false, options.flag ?? null);
+}
+
+const MILLISECONDS = integer(1, 86_400_000, "milliseconds");
+const NONE: readonly never[] = Object.freeze([]);
+
+export const CONFIG_SCHEMA = {
+  listen: {
+    host: setting(listenHost, "0.0.0.0", "Address the gateway listens on (0.0.0.0 = all IPv4, :: = all).", {
+      flag: "--host",
+    }),
+    port: setting(integer(1, 65535), 8189, "TCP port the gateway listens on.", { flag: "--port" }),
+  },
+  upstream: {
+    url: setting(
+      upstreamUrl,
+      "http://127.0.0.1:8188",
+      "ComfyUI's address, http(s)://host:port[/base-path]; keep it on loopback.",
+      { flag: "--upstream" },
+    ),
+    connect_timeout_ms: setting(MILLISECONDS, 5_000, "Give up connecting to ComfyUI after this many ms."),
+    response_timeout_ms: setting(
+      MILLISECONDS,
+      120_000,
+      "Give up waiting for ComfyUI's response headers after this many ms.",
+    ),
+    ws_open_timeout_ms: setting(MILLISECONDS, 10_000, "Give up opening ComfyUI's WebSocket after this many ms."),
+  },
+  limits: {
+    max_upload_bytes: setting(
+      integer(1, Number.MAX_SAFE_INTEGER, "bytes"),
+      100 * 1024 * 1024,
+      "Largest request body accepted, in bytes (ComfyUI's own limit is 100 MiB).",
+    ),
+  },
+  trusted_proxies: setting(
+    list(ipOrCidr, "IP addresses or CIDR ranges"),
+    NONE,
+    "Reverse proxies (IPs/CIDRs) whose X-Forwarded-For is believed; empty = trust none.",
+  ),
+  public_origins: setting(
+    list(origin, "origins like https://comfy.example.com"),
+    NONE,
+    "Origins users reach the gateway at (https://host[:port]), for Host/Origin checks; empty = not checked.",
+  ),
+  gateway: {
+    allowed_unknown_routes: setting(
+      list(routePrefix, "path prefixes starting with /"),
+      NONE,
+      "Path prefixes of custom-node routes opened to every role (other unknown routes: owner/admin only).",
+    ),
+  },
+  log: {
+    level: setting(oneOf(LOG_LEVELS), "info", "Least severe log level written: debug, info, warn or error.", {
+      flag: "--log-level",
+    }),
+  },
+  secret_key: setting(
+    optional(secretText(32)),
+    null,
+    "Key for signing and encryption, at least 32 characters; better set in the environment than in a file.",
+    { secret: true },
+  ),
+} as const;
+
+/** A node of the schema: a setting or a group of nodes. */
+export interface SchemaGroup {
+  readonly [name: string]: Setting<unknown> | SchemaGroup;
+}
+
+type ValuesOf<Group> = {
+  readonly [Name in keyof Group]: Group[Name] extends Setting<infer T> ? T : ValuesOf<Group[Name]>;
+};
+
+/** The effective configuration: read-only, fully typed, keys as in config.json. */
+export type Config = ValuesOf<typeof CONFIG_SCHEMA> & {
+  /** Absolute data directory (from --data-dir, MSS_LOGIN_DATA_DIR or ./data). */
+  readonly data_dir: string;
+};
+
+export const ENV_PREFIX = "MSS_LOGIN_";
+/** Not config.json keys: they say where config.json is. */
+export const DATA_DIR_ENV = "MSS_LOGIN_DATA_DIR";
+export const CONFIG_FILE_ENV = "MSS_LOGIN_CONFIG";
+export const DATA_DIR_FLAG = "--data-dir";
+export const CONFIG_FILE_FLAG = "--config";
+export const DEFAULT_DATA_DIR = "./data";
+export const CONFIG_FILE_NAME = "config.json";
+
+export interface SettingEntry {
+  /** Dotted key, e.g. "listen.port". */
+  readonly key: string;
+  readonly path: readonly string[];
+  /** e.g. "MSS_LOGIN_LISTEN__PORT". */
+  readonly envName: string;
+  readonly setting: Setting<unknown>;
+}
+
+function flatten(group: SchemaGroup, prefix: readonly string[]): SettingEntry[] {
+  return Object.entries(group).flatMap(([name, node]) => {
+    const path = [...prefix, name];
+    if (node instanceof Setting) {
+      const envName = ENV_PREFIX + path.map((p) => p.toUpperCase()).join("__");
+      return [{ key: path.join("."), path, envName, setting: node }];
+    }
+    return flatten(node, path);
+  });
+}
+
+/** Every setting, in schema order. */
+export const SETTINGS: readonly SettingEntry[] = Object.freeze(flatten(CONFIG_SCHEMA, []));

@@ -1,0 +1,24 @@
+// The migrations compiled into the binary.
+//
+// `bun build --compile` cannot read ./drizzle from disk at run time, so every SQL file that
+// drizzle-kit generates is imported here as text. After `npx drizzle-kit generate`, add one
+// import and one line in EMBEDDED_SQL; tests/unit/db-migrations.test.ts fails until you do.
+import journal from "../../drizzle/meta/_journal.json" with { type: "json" };
+import sql0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+import { buildMigrations, type Migration } from "./migration.ts";
+
+/** SQL text by migration tag (the file name without `.sql`). */
+export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
+  "0000_init": sql0000,
+};
+
+/** The journal as embedded, for the consistency test. */
+export const EMBEDDED_JOURNAL = journal;
+
+let cached: readonly Migration[] | undefined;
+
+/** All migrations this binary knows, oldest first. Built lazily so a mistake is reported, not thrown at import. */
+export function embeddedMigrations(): readonly Migration[] {
+  cached ??= buildMigrations(journal, EMBEDDED_SQL);
+  return cached;
+}

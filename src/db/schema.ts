@@ -1,0 +1,8 @@
+// The whole database schema, as drizzle-kit sees it (drizzle.config.ts points here) and as the
+// typed drizzle client is built from (./client.ts).
+//
+// Pattern: each module owns its tables in its own file and adds ONE line here, e.g.
+//   export * from "../auth/tables.ts";
+// then runs `npx drizzle-kit generate` and adds the new migration to ./migrations.ts.
+// Files re-exported here must only import drizzle-orm (drizzle-kit loads them under Node).
+export * from "./tables.ts";
