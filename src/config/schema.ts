@@ -50,7 +50,7 @@ export const CONFIG_SCHEMA = {
     host: setting(listenHost, "0.0.0.0", "Address the gateway listens on (0.0.0.0 = all IPv4, :: = all).", {
       flag: "--host",
     }),
-    port: setting(integer(1, 65535), 8189, "TCP port the gateway listens on.", { flag: "--port" }),
+    port: setting(integer(0, 65535), 8189, "TCP port the gateway listens on (0: any free port, printed at start).", { flag: "--port" }),
   },
   upstream: {
     url: setting(

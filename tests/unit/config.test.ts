@@ -200,9 +200,9 @@ describe("errors name the key and where it came from", () => {
 
   test("wrong type in the file (no coercion there)", () => {
     writeConfig({ listen: { port: "abc" } });
-    expect(errorOf(() => load())).toBe(`${configFile}: listen.port must be an integer 1-65535 (got "abc")`);
+    expect(errorOf(() => load())).toBe(`${configFile}: listen.port must be an integer 0-65535 (got "abc")`);
     writeConfig({ listen: { port: "8189" } });
-    expect(errorOf(() => load())).toBe(`${configFile}: listen.port must be an integer 1-65535 (got "8189")`);
+    expect(errorOf(() => load())).toBe(`${configFile}: listen.port must be an integer 0-65535 (got "8189")`);
     writeConfig({ listen: 5 });
     expect(errorOf(() => load())).toBe(`${configFile}: listen must be an object (got 5)`);
     writeConfig({ trusted_proxies: "10.0.0.1" });
@@ -213,7 +213,7 @@ describe("errors name the key and where it came from", () => {
 
   test("bad values in the file", () => {
     writeConfig({ listen: { port: 70000 } });
-    expect(errorOf(() => load())).toBe(`${configFile}: listen.port must be an integer 1-65535 (got 70000)`);
+    expect(errorOf(() => load())).toBe(`${configFile}: listen.port must be an integer 0-65535 (got 70000)`);
     writeConfig({ log: { level: "verbose" } });
     expect(errorOf(() => load())).toBe(`${configFile}: log.level must be one of debug, info, warn, error (got "verbose")`);
     writeConfig({ trusted_proxies: ["10.0.0.0/8", "10.0.0.999"] });
@@ -248,10 +248,10 @@ describe("errors name the key and where it came from", () => {
 
   test("environment variable: bad value and unknown name", () => {
     expect(errorOf(() => load({ env: { MSS_LOGIN_LISTEN__PORT: "abc" } }))).toBe(
-      `env MSS_LOGIN_LISTEN__PORT: listen.port must be an integer 1-65535 (got "abc")`,
+      `env MSS_LOGIN_LISTEN__PORT: listen.port must be an integer 0-65535 (got "abc")`,
     );
     expect(errorOf(() => load({ env: { MSS_LOGIN_LISTEN__PORT: "80.5" } }))).toBe(
-      `env MSS_LOGIN_LISTEN__PORT: listen.port must be an integer 1-65535 (got "80.5")`,
+      `env MSS_LOGIN_LISTEN__PORT: listen.port must be an integer 0-65535 (got "80.5")`,
     );
     expect(errorOf(() => load({ env: { MSS_LOGIN_LISTEN__PROT: "1" } }))).toBe(
       `env MSS_LOGIN_LISTEN__PROT: not a known setting (did you mean MSS_LOGIN_LISTEN__PORT?)`,
@@ -263,7 +263,7 @@ describe("errors name the key and where it came from", () => {
 
   test("command-line flag: bad value, unknown flag, missing value, stray argument", () => {
     expect(errorOf(() => load({ argv: ["--port", "abc"] }))).toBe(
-      `flag --port: listen.port must be an integer 1-65535 (got "abc")`,
+      `flag --port: listen.port must be an integer 0-65535 (got "abc")`,
     );
     expect(errorOf(() => load({ argv: ["--prot", "1"] }))).toBe(`command line: unknown flag --prot (did you mean --port?)`);
     expect(errorOf(() => load({ argv: ["--port"] }))).toBe(`command line: flag --port needs a value`);
@@ -276,7 +276,7 @@ describe("errors name the key and where it came from", () => {
 
   test("the error carries the key", () => {
     try {
-      load({ env: { MSS_LOGIN_LISTEN__PORT: "0" } });
+      load({ env: { MSS_LOGIN_LISTEN__PORT: "-1" } });
       throw new Error("expected a ConfigError");
     } catch (error) {
       expect((error as ConfigError).key).toBe("listen.port");
