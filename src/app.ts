@@ -1,0 +1,94 @@
+/**
+ * Composition root: builds the gateway from its modules and starts Bun.serve. Everything that
+ * decides (policy) or remembers (database) is passed in; nothing here is global.
+ */
+import type { Server } from "bun";
+import { Elysia } from "elysia";
+import type { Config } from "./config/index.ts";
+import type { OpenDatabase } from "./db/index.ts";
+import { jsonError } from "./gateway/error-response.ts";
+import { createPipeline } from "./gateway/pipeline.ts";
+import { describeUpstream } from "./gateway/upstream.ts";
+import { relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
+import { healthRoutes } from "./health/health.ts";
+import type { Logger } from "./log.ts";
+import { decide, type Principal } from "./rbac/policy.ts";
+import { VERSION } from "./version.ts";
+
+export interface StartGatewayOptions {
+  config: Config;
+  database: OpenDatabase;
+  log: Logger;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Bun's own request-body cap sits a little above ours so that our 413 (with a clear body) wins. */
+const BODY_CAP_SLACK = 1024 * 1024;
+
+export async function startGateway({ config, database, log }: StartGatewayOptions): Promise<RunningGateway> {
+  const upstream = describeUpstream(config.upstream.url, {
+    connectTimeoutMs: config.upstream.connect_timeout_ms,
+    responseTimeoutMs: config.upstream.response_timeout_ms,
+    wsOpenTimeoutMs: config.upstream.ws_open_timeout_ms,
+  });
+
+  const ownRoutes = new Elysia()
+    .use(
+      healthRoutes({
+        upstream,
+        version: VERSION,
+        startedAt: Date.now(),
+        checkDatabase: () => {
+          database.sqlite.query("select 1").get();
+        },
+      }),
+    )
+    .onError(({ code }) => {
+      if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
+      return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
+    });
+
+  // Until accounts exist (issue 3) every caller is anonymous.
+  const anonymous: Principal = { kind: "anonymous" };
+  const policyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes };
+
+  const handle = createPipeline({
+    upstream,
+    maxUploadBytes: config.limits.max_upload_bytes,
+    allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
+    authorise: ({ route, path }) => {
+      const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, path }, policyOptions);
+      if (decision.allow) return { allow: true };
+      return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
+    },
+    handleOwnRoute: (request) => ownRoutes.handle(request),
+  });
+
+  const server: Server<RelayData> = Bun.serve<RelayData>({
+    hostname: config.listen.host,
+    port: config.listen.port,
+    maxRequestBodySize: config.limits.max_upload_bytes + BODY_CAP_SLACK,
+    idleTimeout: 0, // long generations and streamed downloads; sockets are closed by their peers
+    fetch: handle,
+    websocket: relayHandlers,
+    error(error) {
+      log.error("request failed", { error: error instanceof Error ? error.message : String(error) });
+      return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
+    },
+  });
+
+  const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
+  log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
+  return {
+    url,
+    port: server.port ?? config.listen.port,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}

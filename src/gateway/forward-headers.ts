@@ -1,0 +1,113 @@
+/**
+ * Which headers cross the gateway. The gateway owns identity and routing metadata, so anything a
+ * client could use to claim an identity, a path or an address is dropped before the upstream
+ * sees it; hop-by-hop headers never cross a proxy in either direction (RFC 9110 §7.6.1).
+ */
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Request headers the client may not pass to ComfyUI: identity (`comfy-user`, credentials meant
+ * for the gateway), routing claims that other proxies trust (oauth2-proxy's advisories), method
+ * overrides, and `sec-fetch-site`, which newer ComfyUI turns into a 403 (the gateway does its own
+ * origin checks).
+ */
+const GATEWAY_OWNED_REQUEST_HEADERS = new Set([
+  "host",
+  "comfy-user",
+  "authorization",
+  "cookie",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-uri",
+  "x-forwarded-server",
+  "x-forwarded-ssl",
+  "x-real-ip",
+  "x-client-ip",
+  "x-original-url",
+  "x-original-uri",
+  "x-rewrite-url",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "cf-connecting-ip",
+  "true-client-ip",
+  "sec-fetch-site",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-extensions",
+  "sec-websocket-accept",
+  "expect",
+]);
+
+function connectionListed(headers: Headers): Set<string> | null {
+  const value = headers.get("connection");
+  if (value === null) return null;
+  const names = new Set<string>();
+  for (const token of value.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name !== "") names.add(name);
+  }
+  return names;
+}
+
+export interface UpstreamRequestHeaderOptions {
+  /** `http://127.0.0.1:8188`: becomes Host, and Origin when the client sent one. */
+  upstreamOrigin: string;
+  upstreamHost: string;
+  /** Headers the gateway sets itself (later: `comfy-user`), applied last. */
+  set?: Record<string, string>;
+}
+
+/**
+ * Headers for the upstream request. Header names containing `_` are dropped whole (as nginx does
+ * by default): `Comfy_User` or `X_Forwarded_For` could otherwise be read as the dashed name by a
+ * server that folds underscores.
+ */
+export function upstreamRequestHeaders(incoming: Headers, options: UpstreamRequestHeaderOptions): Headers {
+  const listed = connectionListed(incoming);
+  const out = new Headers();
+  for (const [name, value] of incoming) {
+    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED_REQUEST_HEADERS.has(name)) continue;
+    if (name.includes("_")) continue;
+    if (listed !== null && listed.has(name)) continue;
+    out.append(name, value);
+  }
+  out.set("host", options.upstreamHost);
+  // ComfyUI refuses a foreign Origin when its Host is loopback; the gateway checked the browser's
+  // Origin itself, so the upstream sees its own origin (spec §7, option b).
+  if (incoming.has("origin")) out.set("origin", options.upstreamOrigin);
+  // Bun's fetch would otherwise ask for gzip/br/zstd on the client's behalf and we pass bodies
+  // through undecoded, so a client that asked for no encoding must get none.
+  if (!incoming.has("accept-encoding")) out.set("accept-encoding", "identity");
+  if (options.set) for (const [name, value] of Object.entries(options.set)) out.set(name, value);
+  return out;
+}
+
+/** Response headers for the client: everything but hop-by-hop ones. */
+export function clientResponseHeaders(upstream: Headers): Headers {
+  const listed = connectionListed(upstream);
+  const out = new Headers();
+  for (const [name, value] of upstream) {
+    if (HOP_BY_HOP.has(name)) continue;
+    if (listed !== null && listed.has(name)) continue;
+    if (name === "set-cookie") continue; // appended below: Headers iteration joins them wrongly
+    out.append(name, value);
+  }
+  for (const cookie of upstream.getSetCookie()) out.append("set-cookie", cookie);
+  return out;
+}

@@ -1,0 +1,114 @@
+/**
+ * Forwards one HTTP request to ComfyUI and streams the answer back. Bodies are never buffered:
+ * the request body is piped (with a byte count against the upload limit), the response body is
+ * handed to the client as it arrives, still encoded as the upstream sent it.
+ */
+import { errorResponse } from "./error-response.ts";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./forward-headers.ts";
+import type { Upstream } from "./upstream.ts";
+
+export interface ForwardOptions {
+  upstream: Upstream;
+  /** Path and query exactly as classified (the canonical forward target). */
+  forwardTarget: string;
+  maxUploadBytes: number;
+  /** Headers the gateway sets on the upstream request (identity, later). */
+  setHeaders?: Record<string, string>;
+}
+
+class UploadTooLarge extends Error {}
+
+/** Counts request body bytes and fails the stream past the limit, so a chunked upload cannot slip past it. */
+function limitBody(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > maxBytes) controller.error(new UploadTooLarge());
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+function tooLarge(request: Request, maxBytes: number): Response {
+  return errorResponse(request, 413, "UPLOAD_TOO_LARGE", `The request body is larger than the limit of ${maxBytes} bytes.`, "Upload too large");
+}
+
+export async function forwardHttp(request: Request, options: ForwardOptions): Promise<Response> {
+  const { upstream } = options;
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > options.maxUploadBytes) return tooLarge(request, options.maxUploadBytes);
+
+  const headers = upstreamRequestHeaders(request.headers, {
+    upstreamOrigin: upstream.origin,
+    upstreamHost: upstream.host,
+    ...(options.setHeaders ? { set: options.setHeaders } : {}),
+  });
+
+  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
+  let uploadRejected = false;
+  let body: ReadableStream<Uint8Array> | null = null;
+  if (hasBody && request.body) {
+    // A declared length is enforced by Bun's own framing; only a chunked body needs counting.
+    body = declared === null ? limitBody(request.body, options.maxUploadBytes) : request.body;
+  }
+
+  // Time to response headers; the body may then stream for as long as it takes.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), upstream.responseTimeoutMs);
+  const signal = AbortSignal.any([request.signal, timeout.signal]);
+
+  let response: Response;
+  try {
+    response = await fetch(upstream.origin + upstream.basePath + options.forwardTarget, {
+      method: request.method,
+      headers,
+      body,
+      signal,
+      redirect: "manual",
+      decompress: false,
+      duplex: "half",
+    } as RequestInit);
+  } catch (error) {
+    if (error instanceof UploadTooLarge || (body !== null && isUploadTooLarge(error))) uploadRejected = true;
+    if (uploadRejected) return tooLarge(request, options.maxUploadBytes);
+    if (timeout.signal.aborted) {
+      return errorResponse(request, 504, "UPSTREAM_TIMEOUT", `ComfyUI did not answer within ${Math.round(upstream.responseTimeoutMs / 1000)} s.`, "ComfyUI is not answering");
+    }
+    if (request.signal.aborted) return new Response(null, { status: 499 });
+    return upstreamDown(request, upstream);
+  } finally {
+    clearTimeout(timer);
+  }
+
+  return new Response(nullBodyStatus(response.status) || request.method === "HEAD" ? null : response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: clientResponseHeaders(response.headers),
+  });
+}
+
+function isUploadTooLarge(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current instanceof UploadTooLarge) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+function nullBodyStatus(status: number): boolean {
+  return status === 101 || status === 204 || status === 205 || status === 304;
+}
+
+export function upstreamDown(request: Request, upstream: Upstream): Response {
+  return errorResponse(
+    request,
+    502,
+    "UPSTREAM_UNAVAILABLE",
+    "ComfyUI is not reachable: the gateway is running, but ComfyUI behind it is down or still starting. Try again in a moment.",
+    "ComfyUI is down",
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * The request flow for everything that reaches the gateway (design.md, "The way a request
+ * flows"): one canonical target, one route, one decision, then the gateway's own handler or the
+ * forwarder. `gateway/` knows nothing about how a caller is identified: `authorise` is handed in.
+ */
+import type { Server } from "bun";
+import { errorResponse } from "./error-response.ts";
+import { forwardHttp } from "./forward-http.ts";
+import { canonicaliseTarget } from "./request-target.ts";
+import { classifyRoute, type RouteMatch } from "./route-table.ts";
+import type { Upstream } from "./upstream.ts";
+import { openRelay, type RelayData } from "./websocket-bridge.ts";
+
+export type AccessDecision =
+  | { allow: true; upstreamHeaders?: Record<string, string> }
+  | { allow: false; status: number; code: string; message: string };
+
+export interface ClassifiedRequest {
+  request: Request;
+  route: RouteMatch;
+  /** Canonical path used for the decision. */
+  path: string;
+}
+
+export interface PipelineOptions {
+  upstream: Upstream;
+  maxUploadBytes: number;
+  /** `host[:port]` values the gateway answers to; empty means any Host. */
+  allowedHosts: ReadonlySet<string>;
+  /** Steps 3 and 5: identity and policy, supplied by the composition root. */
+  authorise(classified: ClassifiedRequest): AccessDecision | Promise<AccessDecision>;
+  /** The gateway's own routes (login, admin, health): an Elysia app's `handle`. */
+  handleOwnRoute(request: Request): Response | Promise<Response>;
+}
+
+/** `req.url` is `http://<host><target as sent>`; the raw target is what follows the authority. */
+export function rawTargetOf(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1 ? "/" : url.slice(slash);
+}
+
+export function createPipeline(options: PipelineOptions) {
+  const { upstream } = options;
+
+  return async function handle(request: Request, server: Server<RelayData>): Promise<Response | undefined> {
+    if (options.allowedHosts.size > 0) {
+      const host = (request.headers.get("host") ?? "").toLowerCase();
+      if (!options.allowedHosts.has(host)) {
+        return errorResponse(request, 421, "UNKNOWN_HOST", "This gateway does not serve that host name.", "Unknown host");
+      }
+    }
+
+    const canonical = canonicaliseTarget(rawTargetOf(request.url));
+    if (!canonical.ok) return errorResponse(request, canonical.status, canonical.code, canonical.error, "Bad request");
+    const { target } = canonical;
+    const route = classifyRoute(target, request.method);
+
+    if (route.kind === "own") return options.handleOwnRoute(request);
+
+    const decision = await options.authorise({ request, route, path: target.path });
+    if (!decision.allow) return errorResponse(request, decision.status, decision.code, decision.message, "Access denied");
+
+    if (!route.methodAllowed) {
+      const allow = route.allowedMethods.length > 0 ? { allow: route.allowedMethods.join(", ") } : undefined;
+      // OPTIONS never reaches ComfyUI: no CORS is offered, so the answer is just what is allowed.
+      if (route.preflight) return new Response(null, { status: 204, headers: allow });
+      return errorResponse(request, 405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed on this route.`, "Method not allowed", allow);
+    }
+
+    const forwardTarget = target.forwardPath + target.search;
+    if (route.websocket && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      return openRelay(request, server, {
+        upstream,
+        forwardTarget,
+        ...(decision.upstreamHeaders ? { setHeaders: decision.upstreamHeaders } : {}),
+      });
+    }
+    return forwardHttp(request, {
+      upstream,
+      forwardTarget,
+      maxUploadBytes: options.maxUploadBytes,
+      ...(decision.upstreamHeaders ? { setHeaders: decision.upstreamHeaders } : {}),
+    });
+  };
+}

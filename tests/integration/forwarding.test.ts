@@ -1,0 +1,313 @@
+/**
+ * The forwarder's mechanics through the real gateway (in-process Bun.serve) to a controllable
+ * upstream: which headers cross, bodies streaming both ways, limits, upstream failures, and the
+ * WebSocket relay's frames and close codes.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rawHttp, startTestGateway, statusOf, type TestGateway } from "../support/gateway.ts";
+import { startGarbageUpstream, startProbeUpstream, type ProbeUpstream } from "../support/probe-upstream.ts";
+
+let probe: ProbeUpstream;
+let gateway: TestGateway;
+const MAX_UPLOAD = 2 * 1024 * 1024;
+
+beforeAll(async () => {
+  probe = await startProbeUpstream();
+  gateway = await startTestGateway(probe.url, [], {
+    MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+    MSS_LOGIN_UPSTREAM__RESPONSE_TIMEOUT_MS: "400",
+  });
+});
+afterAll(async () => {
+  await gateway.stop();
+  await probe.stop();
+});
+
+function lastRequest() {
+  const last = probe.requests.at(-1);
+  if (!last) throw new Error("the upstream saw no request");
+  return last;
+}
+
+describe("request headers", () => {
+  test("identity, routing and hop-by-hop headers never reach the upstream; Host and Origin are the upstream's", async () => {
+    const response = await fetch(`${gateway.url}/api/prompt`, {
+      method: "POST",
+      body: "{}",
+      headers: {
+        "content-type": "application/json",
+        "comfy-user": "alice_0000",
+        "x-forwarded-for": "1.2.3.4",
+        "x-forwarded-host": "evil.example",
+        "x-forwarded-proto": "https",
+        forwarded: "for=1.2.3.4",
+        "x-real-ip": "1.2.3.4",
+        "x-original-url": "/admin",
+        "x-rewrite-url": "/admin",
+        "x-http-method-override": "DELETE",
+        authorization: "Bearer secret",
+        cookie: "mss_session=secret",
+        "sec-fetch-site": "cross-site",
+        origin: "http://evil.example",
+        connection: "keep-alive, x-drop-me",
+        "x-drop-me": "1",
+        "x-keep-me": "kept",
+      },
+    });
+    expect(response.status).toBe(200);
+    const seen = lastRequest().headers;
+    for (const name of ["comfy-user", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip", "x-original-url", "x-rewrite-url", "x-http-method-override", "authorization", "cookie", "sec-fetch-site", "x-drop-me"]) {
+      expect(seen[name]).toBeUndefined();
+    }
+    expect(seen["x-keep-me"]).toBe("kept");
+    expect(seen["host"]).toBe(`127.0.0.1:${probe.port}`);
+    expect(seen["origin"]).toBe(probe.url);
+    expect(lastRequest().method).toBe("POST");
+  });
+
+  test("header names with underscores are dropped whole (Comfy_User, X_Forwarded_For)", async () => {
+    const raw = await rawHttp(gateway.port, "GET /api/prompt HTTP/1.1\r\nHost: gw\r\nComfy_User: alice\r\nX_Forwarded_For: 1.2.3.4\r\nConnection: close\r\n\r\n");
+    expect(statusOf(raw)).toBe(200);
+    const names = Object.keys(lastRequest().headers);
+    expect(names.filter((n) => n.includes("_"))).toEqual([]);
+  });
+
+  test("a client that sent no Accept-Encoding is not answered with an encoding it did not ask for", async () => {
+    await fetch(`${gateway.url}/api/prompt`, { headers: { "accept-encoding": "" } });
+    const raw = await rawHttp(gateway.port, "GET /api/prompt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    expect(statusOf(raw)).toBe(200);
+    expect(lastRequest().headers["accept-encoding"]).toBe("identity");
+  });
+});
+
+describe("responses", () => {
+  test("hop-by-hop response headers are removed, every Set-Cookie is kept", async () => {
+    const response = await fetch(`${gateway.url}/api/prompt`);
+    expect(response.headers.get("x-hop")).toBeNull();
+    expect(response.headers.get("keep-alive")).toBeNull();
+    expect(response.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+  });
+
+  test("a compressed upstream body passes through still compressed", async () => {
+    probe.behaviour.gzip = true;
+    probe.behaviour.bodyBytes = 4096;
+    try {
+      const raw = await rawHttp(gateway.port, "GET /api/view?filename=x.bin HTTP/1.1\r\nHost: gw\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+      expect(statusOf(raw)).toBe(200);
+      expect(raw.toLowerCase()).toContain("content-encoding: gzip");
+    } finally {
+      probe.behaviour.gzip = false;
+      probe.behaviour.bodyBytes = 16;
+    }
+  });
+
+  test("a large response streams through intact", async () => {
+    probe.behaviour.bodyBytes = 20 * 1024 * 1024;
+    try {
+      const response = await fetch(`${gateway.url}/api/view?filename=big.bin`);
+      const body = new Uint8Array(await response.arrayBuffer());
+      expect(body.byteLength).toBe(20 * 1024 * 1024);
+      expect(body[1000]).toBe(1000 % 251);
+      expect(body[body.byteLength - 1]).toBe((body.byteLength - 1) % 251);
+    } finally {
+      probe.behaviour.bodyBytes = 16;
+    }
+  });
+});
+
+describe("request bodies and the upload limit", () => {
+  test("a body under the limit is streamed to the upstream, with or without a declared length", async () => {
+    const declared = await fetch(`${gateway.url}/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD - 10) });
+    expect(await declared.json()).toEqual({ received: MAX_UPLOAD - 10 });
+    const chunked = await fetch(`${gateway.url}/api/upload/image`, {
+      method: "POST",
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 8; i++) controller.enqueue(new Uint8Array(1024));
+          controller.close();
+        },
+      }),
+    });
+    expect(await chunked.json()).toEqual({ received: 8192 });
+  });
+
+  test("a declared length over the limit is refused with 413 before the upstream is contacted", async () => {
+    const before = probe.requests.length;
+    const response = await fetch(`${gateway.url}/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD + 1) });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: "UPLOAD_TOO_LARGE" });
+    expect(probe.requests.length).toBe(before);
+  });
+
+  test("a chunked body that grows past the limit is cut off with 413", async () => {
+    const response = await fetch(`${gateway.url}/api/upload/image`, {
+      method: "POST",
+      body: new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 40; i++) controller.enqueue(new Uint8Array(64 * 1024));
+          controller.close();
+        },
+      }),
+    });
+    expect(response.status).toBe(413);
+  });
+});
+
+describe("refusals made by the gateway itself", () => {
+  test("an unknown route is refused with JSON for API callers and a page for browsers", async () => {
+    const api = await fetch(`${gateway.url}/manager/reboot`, { method: "POST" });
+    expect(api.status).toBe(403);
+    expect(await api.json()).toEqual({ error: expect.any(String), code: "ROUTE_NOT_ALLOWED" });
+    const page = await fetch(`${gateway.url}/manager/version`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
+    expect(page.status).toBe(403);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(await page.text()).toContain("Access denied");
+  });
+
+  test("a method the route does not take is 405 with Allow; OPTIONS is answered without reaching the upstream", async () => {
+    const before = probe.requests.length;
+    const wrong = await fetch(`${gateway.url}/api/interrupt`, { method: "GET" });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toContain("POST");
+    const options = await fetch(`${gateway.url}/api/prompt`, { method: "OPTIONS" });
+    expect(options.status).toBe(204);
+    expect(probe.requests.length).toBe(before);
+  });
+
+  test("a bad path is 400 with a code, and nothing is forwarded", async () => {
+    const before = probe.requests.length;
+    for (const target of ["/api/prompt%00", "/api%2Fprompt", "/api/%5cprompt", "//api/prompt"]) {
+      const raw = await rawHttp(gateway.port, `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+      expect(statusOf(raw)).toBe(400);
+      expect(raw).toContain('"code":"BAD_PATH');
+    }
+    expect(probe.requests.length).toBe(before);
+  });
+
+  test("dot segments, raw or encoded, are resolved before classification and the resolved path is what is forwarded", async () => {
+    // Bun's URL parser resolves `..`, `%2e%2e` and `\\` (WHATWG rules) before the gateway sees the
+    // target; the gateway classifies that result and forwards exactly it.
+    const raw = await rawHttp(gateway.port, "GET /extensions/%2e%2e/api/prompt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    expect(statusOf(raw)).toBe(200);
+    expect(lastRequest().target).toBe("/api/prompt");
+  });
+});
+
+describe("upstream failures", () => {
+  test("a slow upstream gives 504 after the response timeout", async () => {
+    probe.behaviour.delayMs = 1500;
+    try {
+      const response = await fetch(`${gateway.url}/api/prompt`);
+      expect(response.status).toBe(504);
+      expect(await response.json()).toMatchObject({ code: "UPSTREAM_TIMEOUT" });
+    } finally {
+      probe.behaviour.delayMs = 0;
+    }
+  });
+
+  test("a down upstream gives 502 JSON to API callers and a readable page to browsers; the gateway's own routes still answer", async () => {
+    const down = await startTestGateway("http://127.0.0.1:9"); // discard port: nothing listens
+    try {
+      const api = await fetch(`${down.url}/api/prompt`);
+      expect(api.status).toBe(502);
+      expect(await api.json()).toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+      const page = await fetch(`${down.url}/`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
+      expect(page.status).toBe(502);
+      const html = await page.text();
+      expect(html).toContain("ComfyUI is down");
+      expect(html).not.toContain("127.0.0.1:9"); // internal addresses are not shown
+      const health = await fetch(`${down.url}/mss-login/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: "degraded", upstream: { reachable: false } });
+      const ws = await fetch(`${down.url}/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+      expect(ws.status).toBe(502);
+    } finally {
+      await down.stop();
+    }
+  });
+
+  test("an upstream that answers garbage gives 502 and the gateway keeps serving", async () => {
+    const garbage = await startGarbageUpstream();
+    const gw = await startTestGateway(garbage.url);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${gw.url}/api/prompt`);
+        expect(response.status).toBe(502);
+      }
+      expect((await fetch(`${gw.url}/mss-login/health`)).status).toBe(200);
+    } finally {
+      await gw.stop();
+      garbage.stop();
+    }
+  });
+});
+
+describe("WebSocket relay", () => {
+  function connect(path = "/ws?clientId=relay-test"): Promise<{ socket: WebSocket; messages: Array<string | Uint8Array>; closed: Promise<CloseEvent> }> {
+    const socket = new WebSocket(gateway.wsUrl + path);
+    socket.binaryType = "arraybuffer";
+    const messages: Array<string | Uint8Array> = [];
+    socket.onmessage = (event) => messages.push(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
+    const closed = new Promise<CloseEvent>((resolve) => (socket.onclose = resolve));
+    return new Promise((resolve, reject) => {
+      socket.onopen = () => resolve({ socket, messages, closed });
+      socket.onerror = () => reject(new Error("websocket failed"));
+    });
+  }
+
+  async function until(predicate: () => boolean, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error("condition not met in time");
+      await Bun.sleep(5);
+    }
+  }
+
+  test("the upstream's first frame arrives, text and binary frames cross both ways in order and keep their kind", async () => {
+    const { socket, messages } = await connect();
+    await until(() => messages.length >= 1);
+    expect(messages[0]).toBe(JSON.stringify({ type: "status", data: { sid: "probe" } }));
+    socket.send("hello");
+    socket.send(new Uint8Array([9, 8, 7]));
+    socket.send("burst");
+    await until(() => messages.length >= 1 + 3 + 200);
+    expect(messages[1]).toBe("hello");
+    expect(messages[2]).toEqual(new Uint8Array([9, 8, 7]));
+    expect(messages[3]).toBe("burst");
+    for (let i = 0; i < 200; i++) {
+      const m = messages[4 + i];
+      if (i % 2 === 0) expect(m).toBe(`m${i}`);
+      else expect(m).toEqual(new Uint8Array([i & 255, 1, 2]));
+    }
+    const received = probe.wsReceived.slice(-3);
+    expect(received[0]).toBe("hello");
+    expect(new Uint8Array(received[1] as Uint8Array)).toEqual(new Uint8Array([9, 8, 7]));
+    socket.close();
+  });
+
+  test("the upstream's close code reaches the client", async () => {
+    const { socket, closed } = await connect();
+    socket.send("close:4001");
+    const event = await closed;
+    expect(event.code).toBe(4001);
+    expect(event.reason).toBe("upstream closes 4001");
+  });
+
+  test("the client's close code reaches the upstream", async () => {
+    const { socket } = await connect();
+    const before = probe.wsCloses.length;
+    socket.close(4002, "client leaves");
+    await until(() => probe.wsCloses.length > before);
+    expect(probe.wsCloses.at(-1)).toEqual({ code: 4002, reason: "client leaves" });
+  });
+
+  test("the upgrade reaches the upstream with its Origin and without client identity headers", async () => {
+    const socket = new WebSocket(`${gateway.wsUrl}/api/ws?clientId=abc`, { headers: { origin: "http://browser.example", "comfy-user": "mallory" } } as unknown as string[]);
+    await new Promise((resolve) => (socket.onopen = resolve));
+    const upgrade = probe.requests.filter((r) => r.target.startsWith("/api/ws")).at(-1)!;
+    expect(upgrade.target).toBe("/api/ws?clientId=abc");
+    expect(upgrade.headers["origin"]).toBe(probe.url);
+    expect(upgrade.headers["comfy-user"]).toBeUndefined();
+    socket.close();
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * A controllable upstream for testing the forwarder's mechanics (headers, streaming, failures,
+ * WebSocket close codes) — things the faithful fake ComfyUI has no reason to do. It answers on
+ * the same paths ComfyUI uses so that the gateway's route table lets the requests through.
+ */
+import type { Server, ServerWebSocket } from "bun";
+
+export interface RecordedRequest {
+  method: string;
+  target: string;
+  headers: Record<string, string>;
+  bodyBytes: number;
+}
+
+export interface ProbeUpstream {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  /** Messages the upstream WebSocket received, in order. */
+  wsReceived: Array<string | Uint8Array>;
+  wsCloses: Array<{ code: number; reason: string }>;
+  /** What the next `/view` answers; set by a test. */
+  behaviour: { delayMs: number; bodyBytes: number; gzip: boolean };
+  stop(): Promise<void>;
+}
+
+function rawTarget(url: string): string {
+  return url.slice(url.indexOf("/", url.indexOf("//") + 2));
+}
+
+export async function startProbeUpstream(): Promise<ProbeUpstream> {
+  const requests: RecordedRequest[] = [];
+  const wsReceived: Array<string | Uint8Array> = [];
+  const wsCloses: Array<{ code: number; reason: string }> = [];
+  const behaviour = { delayMs: 0, bodyBytes: 16, gzip: false };
+
+  const server: Server<undefined> = Bun.serve<undefined>({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(request, srv) {
+      const target = rawTarget(request.url);
+      if (target.startsWith("/ws") || target.startsWith("/api/ws")) {
+        requests.push({ method: request.method, target, headers: Object.fromEntries(request.headers), bodyBytes: 0 });
+        if (srv.upgrade(request, { data: undefined })) return undefined;
+        return new Response("upgrade failed", { status: 400 });
+      }
+      let bodyBytes = 0;
+      if (request.body) {
+        const reader = request.body.getReader();
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bodyBytes += chunk.value.byteLength;
+      }
+      requests.push({ method: request.method, target, headers: Object.fromEntries(request.headers), bodyBytes });
+      if (behaviour.delayMs > 0) await Bun.sleep(behaviour.delayMs);
+      if (target.startsWith("/api/view")) {
+        const body = new Uint8Array(behaviour.bodyBytes).map((_, i) => i % 251);
+        if (behaviour.gzip) return new Response(Bun.gzipSync(body), { headers: { "content-encoding": "gzip", "content-type": "application/octet-stream" } });
+        return new Response(body, { headers: { "content-type": "application/octet-stream" } });
+      }
+      const headers = new Headers({ "content-type": "application/json", connection: "keep-alive, x-hop", "x-hop": "secret-hop", "keep-alive": "timeout=5" });
+      headers.append("set-cookie", "a=1; Path=/");
+      headers.append("set-cookie", "b=2; Path=/");
+      return new Response(JSON.stringify({ received: bodyBytes }), { headers });
+    },
+    websocket: {
+      open(ws: ServerWebSocket<undefined>) {
+        ws.send(JSON.stringify({ type: "status", data: { sid: "probe" } }));
+      },
+      message(ws, message) {
+        wsReceived.push(message);
+        if (typeof message === "string" && message.startsWith("close:")) {
+          const code = Number(message.slice(6));
+          ws.close(code, `upstream closes ${code}`);
+          return;
+        }
+        // Echo, keeping the frame kind; then a burst to test ordering.
+        ws.send(message);
+        if (message === "burst") for (let i = 0; i < 200; i++) ws.send(i % 2 === 0 ? `m${i}` : new Uint8Array([i & 255, 1, 2]));
+      },
+      close(_ws, code, reason) {
+        wsCloses.push({ code, reason });
+      },
+    },
+  });
+
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    port: server.port!,
+    requests,
+    wsReceived,
+    wsCloses,
+    behaviour,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
+
+/** A TCP server that answers every connection with bytes that are not HTTP, then hangs up. */
+export async function startGarbageUpstream(): Promise<{ url: string; stop(): void }> {
+  const net = await import("node:net");
+  const server = net.createServer((socket) => {
+    socket.on("data", () => {
+      socket.end("\x00\x01 this is not HTTP at all\r\n\r\n");
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, stop: () => server.close() };
+}
