@@ -1,0 +1,144 @@
+/**
+ * npm run bench: the gateway against a direct connection to the (fake) upstream and against
+ * nginx as a plain reverse proxy, all in one run on this machine, loopback only. Prints
+ * requests/s and latency for small JSON at 32 connections, WebSocket messages/s relayed, MB/s
+ * streaming a 200 MB /view, the gateway's idle RSS and start-up time, and the ratios.
+ * Every load is bounded in count and time and stops by itself.
+ */
+import { spawn } from "bun";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureDebianTools, freePort, rssBytes, runWrk, startNginx, waitFor, type WrkResult } from "./tools.ts";
+
+const CONNECTIONS = 32;
+const WRK_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const STREAM_BYTES = 200 * 1024 * 1024;
+const WS_MESSAGES = 50_000;
+const bun = process.execPath;
+const root = join(import.meta.dir, "..");
+
+ensureDebianTools();
+
+const upstreamPort = await freePort();
+const fake = spawn([bun, join(root, "tests/fake-comfyui/main.ts"), "--port", String(upstreamPort), "--multi-user"], { stdout: "ignore", stderr: "inherit" });
+const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+await waitFor(`${upstreamUrl}/api/features`);
+
+const nginxPort = await freePort();
+const nginx = startNginx(nginxPort, upstreamPort);
+const nginxUrl = `http://127.0.0.1:${nginxPort}`;
+await waitFor(`${nginxUrl}/api/features`);
+
+/** Starts the gateway and returns the time from spawn to its first answered request. */
+async function startGateway(command: string[]) {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), "mss-bench-data-"));
+  const started = performance.now();
+  const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir], {
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/mss-login/health`, 15_000);
+  return { child, url, startupMs: performance.now() - started };
+}
+
+const binary = join(root, "dist/mss-login-linux-x64");
+const fromSource = await startGateway([bun, join(root, "src/main.ts")]);
+let binaryStartupMs: number | null = null;
+if (existsSync(binary)) {
+  const compiled = await startGateway([binary]);
+  binaryStartupMs = compiled.startupMs;
+  compiled.child.kill();
+}
+const gateway = fromSource;
+const gatewayUrl = gateway.url;
+await Bun.sleep(500);
+const idleRss = rssBytes(gateway.child.pid);
+
+const targets = { direct: upstreamUrl, nginx: nginxUrl, gateway: gatewayUrl } as const;
+type Target = keyof typeof targets;
+const SMALL_JSON = "/api/prompt"; // {"exec_info": {"queue_remaining": 0}}
+
+console.log(`\nsmall JSON (GET ${SMALL_JSON}), wrk ${CONNECTIONS} connections, ${WRK_SECONDS} s each`);
+const http: Record<Target, WrkResult> = {} as Record<Target, WrkResult>;
+for (const name of Object.keys(targets) as Target[]) {
+  runWrk(targets[name] + SMALL_JSON, CONNECTIONS, 1); // warm-up
+  http[name] = runWrk(targets[name] + SMALL_JSON, CONNECTIONS, WRK_SECONDS);
+}
+
+async function streamView(base: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(`${base}/api/view?filename=bench-200mb.bin&type=output`);
+  let bytes = 0;
+  const reader = response.body!.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bytes += chunk.value.byteLength;
+  if (bytes !== STREAM_BYTES) throw new Error(`streamed ${bytes} bytes from ${base}, expected ${STREAM_BYTES}`);
+  return bytes / 1e6 / ((performance.now() - started) / 1000);
+}
+
+await fetch(`${upstreamUrl}/__fake/file`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ type: "output", subfolder: "", filename: "bench-200mb.bin", size: STREAM_BYTES }),
+});
+const stream: Record<Target, number> = {} as Record<Target, number>;
+for (const name of Object.keys(targets) as Target[]) {
+  await streamView(targets[name]); // warm-up
+  stream[name] = Math.max(await streamView(targets[name]), await streamView(targets[name]));
+}
+
+/** Upstream floods WS_MESSAGES small text frames; the client counts them through each path. */
+async function websocketRate(base: string): Promise<number> {
+  const socket = new WebSocket(`${base.replace("http", "ws")}/ws?clientId=bench-${Math.random().toString(16).slice(2)}`);
+  let received = 0;
+  let resolveFirst!: () => void;
+  let resolveAll!: () => void;
+  const first = new Promise<void>((r) => (resolveFirst = r));
+  const all = new Promise<void>((r) => (resolveAll = r));
+  socket.onmessage = (event) => {
+    if (typeof event.data !== "string") return;
+    if (event.data.includes('"bench.flood"')) {
+      received++;
+      if (received === WS_MESSAGES) resolveAll();
+    } else resolveFirst();
+  };
+  await first;
+  const started = performance.now();
+  await fetch(`${upstreamUrl}/__fake/flood`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ type: "bench.flood", count: WS_MESSAGES, bytes: 64 }),
+  });
+  await Promise.race([all, Bun.sleep(60_000)]);
+  const seconds = (performance.now() - started) / 1000;
+  socket.close();
+  await Bun.sleep(100);
+  if (received !== WS_MESSAGES) throw new Error(`${base}: received ${received} of ${WS_MESSAGES} messages`);
+  return WS_MESSAGES / seconds;
+}
+const ws: Record<Target, number> = {} as Record<Target, number>;
+for (const name of Object.keys(targets) as Target[]) {
+  await websocketRate(targets[name]); // warm-up
+  ws[name] = await websocketRate(targets[name]);
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+console.log("\n| path | requests/s | p50 ms | p99 ms | errors | WS msgs/s | /view MB/s |");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
+for (const name of Object.keys(targets) as Target[]) {
+  const h = http[name];
+  console.log(`| ${name} | ${fmt(h.requestsPerSecond)} | ${fmt(h.p50Ms, 2)} | ${fmt(h.p99Ms, 2)} | ${h.errors} | ${fmt(ws[name])} | ${fmt(stream[name])} |`);
+}
+const ratio = (a: number, b: number) => fmt(a / b, 2);
+console.log(`\nratios gateway/nginx: requests/s ${ratio(http.gateway.requestsPerSecond, http.nginx.requestsPerSecond)}, WS ${ratio(ws.gateway, ws.nginx)}, streaming ${ratio(stream.gateway, stream.nginx)}`);
+console.log(`ratios gateway/direct: requests/s ${ratio(http.gateway.requestsPerSecond, http.direct.requestsPerSecond)}, WS ${ratio(ws.gateway, ws.direct)}, streaming ${ratio(stream.gateway, stream.direct)}`);
+console.log(`p99 added latency vs direct: ${fmt(http.gateway.p99Ms - http.direct.p99Ms, 2)} ms (nginx: ${fmt(http.nginx.p99Ms - http.direct.p99Ms, 2)} ms)`);
+console.log(`gateway idle RSS: ${fmt(idleRss / 1024 / 1024, 1)} MB`);
+console.log(`gateway start-up to first answered request: ${fmt(gateway.startupMs)} ms from source${binaryStartupMs === null ? " (no dist/ binary: run ./build.sh to measure it too)" : `, ${fmt(binaryStartupMs)} ms compiled binary`}`);
+
+gateway.child.kill();
+nginx.stop();
+fake.kill();
+process.exit(0);
