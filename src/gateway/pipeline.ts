@@ -6,7 +6,7 @@
 import type { Server } from "bun";
 import { errorResponse } from "./error-response.ts";
 import { forwardHttp } from "./forward-http.ts";
-import { canonicaliseTarget } from "./request-target.ts";
+import { canonicaliseBunRequestUrl } from "./request-target.ts";
 import { classifyRoute, type RouteMatch } from "./route-table.ts";
 import type { Upstream } from "./upstream.ts";
 import { openRelay, type RelayData } from "./websocket-bridge.ts";
@@ -33,12 +33,6 @@ export interface PipelineOptions {
   handleOwnRoute(request: Request): Response | Promise<Response>;
 }
 
-/** `req.url` is `http://<host><target as sent>`; the raw target is what follows the authority. */
-export function rawTargetOf(url: string): string {
-  const slash = url.indexOf("/", url.indexOf("//") + 2);
-  return slash === -1 ? "/" : url.slice(slash);
-}
-
 export function createPipeline(options: PipelineOptions) {
   const { upstream } = options;
 
@@ -50,7 +44,7 @@ export function createPipeline(options: PipelineOptions) {
       }
     }
 
-    const canonical = canonicaliseTarget(rawTargetOf(request.url));
+    const canonical = canonicaliseBunRequestUrl(request.url);
     if (!canonical.ok) return errorResponse(request, canonical.status, canonical.code, canonical.error, "Bad request");
     const { target } = canonical;
     const route = classifyRoute(target, request.method);
