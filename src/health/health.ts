@@ -5,6 +5,10 @@
  */
 import { Elysia } from "elysia";
 import type { Upstream } from "../gateway/upstream.ts";
+// Embedded in the compiled binary as text (Bun's types describe .html imports as bundles).
+import statusPageText from "../../static/status.html" with { type: "text" };
+
+const statusPage = statusPageText as unknown as string;
 
 export interface UpstreamProbe {
   reachable: boolean;
@@ -78,5 +82,18 @@ export function healthRoutes(options: HealthOptions) {
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
     });
   };
-  return new Elysia({ name: "health" }).get("/mss-login/health", report).get("/api/mss-login/health", report);
+  const page = () =>
+    new Response(statusPage, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+      },
+    });
+  return new Elysia({ name: "health" })
+    .get("/mss-login/health", report)
+    .get("/api/mss-login/health", report)
+    .get("/mss-login/", page)
+    .get("/mss-login/status", page);
 }

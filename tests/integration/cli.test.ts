@@ -126,7 +126,7 @@ describe("config print", () => {
     const { stdout, stderr, code } = await run(["config", "print", "--config", file]);
     expect(code).toBe(2);
     expect(stdout).toBe("");
-    expect(stderr).toBe(`config error: ${file}: listen.port must be an integer 1-65535 (got "abc")\n`);
+    expect(stderr).toBe(`config error: ${file}: listen.port must be an integer 0-65535 (got "abc")\n`);
   });
 
   test("a bad environment variable: exit 2 with one line", async () => {
@@ -259,9 +259,9 @@ describe("serve", () => {
   });
 
   test("bad config: exit 2 before anything starts (no data dir created)", async () => {
-    const { stderr, code } = await run(["serve", "--port", "0"]);
+    const { stderr, code } = await run(["serve", "--port", "-5"]);
     expect(code).toBe(2);
-    expect(stderr).toBe('config error: flag --port: listen.port must be an integer 1-65535 (got "0")\n');
+    expect(stderr).toBe('config error: flag --port: listen.port must be an integer 0-65535 (got "-5")\n');
     expect(() => statSync(join(work, "data"))).toThrow();
   });
 });
