@@ -14,7 +14,7 @@ mkdir -p dist
 for target in "${targets[@]}"; do
   out="dist/mss-login-$target"
   echo "building $out"
-  "$bun" build src/main.ts --compile --minify --sourcemap=inline \
+  "$bun" build src/main.ts --compile --minify \
     --target="bun-$target" --outfile "$out" >/dev/null
   ls -l "$out" | awk '{printf "  %s bytes\n", $5}'
 done
