@@ -24,6 +24,14 @@ export interface ProbeUpstream {
   stop(): Promise<void>;
 }
 
+/** `n` bytes where byte i is i % 251, built by doubling copies (fast even for hundreds of MB). */
+export function patternBytes(n: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < Math.min(n, 251); i++) bytes[i] = i;
+  for (let filled = 251; filled < n; filled *= 2) bytes.copyWithin(filled, 0, Math.min(filled, n - filled));
+  return bytes;
+}
+
 function rawTarget(url: string): string {
   return url.slice(url.indexOf("/", url.indexOf("//") + 2));
 }
@@ -38,6 +46,7 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout: 0,
+    maxRequestBodySize: 1024 * 1024 * 1024, // the gateway enforces the real limit
     async fetch(request, srv) {
       const target = rawTarget(request.url);
       if (target.startsWith("/ws") || target.startsWith("/api/ws")) {
@@ -53,7 +62,7 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
       requests.push({ method: request.method, target, headers: Object.fromEntries(request.headers), bodyBytes });
       if (behaviour.delayMs > 0) await Bun.sleep(behaviour.delayMs);
       if (target.startsWith("/api/view")) {
-        const body = new Uint8Array(behaviour.bodyBytes).map((_, i) => i % 251);
+        const body = patternBytes(behaviour.bodyBytes);
         if (behaviour.gzip) return new Response(Bun.gzipSync(body), { headers: { "content-encoding": "gzip", "content-type": "application/octet-stream" } });
         return new Response(body, { headers: { "content-type": "application/octet-stream" } });
       }

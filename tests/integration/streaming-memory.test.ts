@@ -1,0 +1,69 @@
+/**
+ * Bodies stream through the gateway rather than sitting in its memory: a 500 MB upload and a
+ * large download through a separately running gateway process, whose peak resident memory
+ * (VmHWM) is read from /proc before and after.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { memoryOf, spawnGateway, type SpawnedGateway } from "../support/gateway.ts";
+import { startProbeUpstream, type ProbeUpstream } from "../support/probe-upstream.ts";
+
+const MB = 1024 * 1024;
+const UPLOAD_BYTES = 500 * MB;
+/** "A few tens of MB": the gateway's peak may grow by at most this much while 500 MB pass. */
+const ALLOWED_GROWTH = 48 * MB;
+
+let probe: ProbeUpstream;
+let gateway: SpawnedGateway;
+
+beforeAll(async () => {
+  probe = await startProbeUpstream();
+  gateway = await spawnGateway(probe.url, { env: { MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(600 * MB) } });
+  // Warm up the code paths so that what is measured is the body, not first-use allocations.
+  for (let i = 0; i < 3; i++) await (await fetch(`${gateway.url}/api/upload/image`, { method: "POST", body: new Uint8Array(4 * MB) })).arrayBuffer();
+});
+afterAll(async () => {
+  await gateway.stop();
+  await probe.stop();
+});
+
+test("a 500 MB upload streams to the upstream without growing the gateway's memory by more than a few tens of MB", async () => {
+  const before = memoryOf(gateway.pid);
+  const chunk = new Uint8Array(MB).fill(7);
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= UPLOAD_BYTES) return controller.close();
+      controller.enqueue(chunk);
+      sent += chunk.byteLength;
+    },
+  });
+  const response = await fetch(`${gateway.url}/api/upload/image`, {
+    method: "POST",
+    body,
+    headers: { "content-length": String(UPLOAD_BYTES) },
+    duplex: "half",
+  } as RequestInit);
+  const text = await response.text();
+  expect(response.status, text).toBe(200);
+  expect(JSON.parse(text)).toEqual({ received: UPLOAD_BYTES });
+  const after = memoryOf(gateway.pid);
+  console.log(`gateway peak RSS grew by ${((after.peak - before.peak) / MB).toFixed(1)} MB`);
+  expect(after.peak - before.peak).toBeLessThan(ALLOWED_GROWTH);
+}, 60_000);
+
+test("a 300 MB download streams to the client the same way", async () => {
+  probe.behaviour.bodyBytes = 300 * MB;
+  try {
+    const before = memoryOf(gateway.pid);
+    const response = await fetch(`${gateway.url}/api/view?filename=big.bin`);
+    let received = 0;
+    const reader = response.body!.getReader();
+    for (let part = await reader.read(); !part.done; part = await reader.read()) received += part.value.byteLength;
+    expect(received).toBe(300 * MB);
+    const after = memoryOf(gateway.pid);
+    console.log(`gateway peak RSS grew by ${((after.peak - before.peak) / MB).toFixed(1)} MB`);
+  expect(after.peak - before.peak).toBeLessThan(ALLOWED_GROWTH);
+  } finally {
+    probe.behaviour.bodyBytes = 16;
+  }
+}, 60_000);
