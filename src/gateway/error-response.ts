@@ -49,7 +49,7 @@ h1{margin:0 0 .5rem;font-size:1.35rem;color:#fff}p{margin:.5rem 0}code{color:#9c
 <body><main>
 <h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(detail)}</p>
-${retry ? '<p><a href="">Try again</a></p>' : ""}
+${retry ? '<p><a href="">Try again</a> · <a href="/mss-login/">Gateway status</a></p>' : ""}
 <p class="status">HTTP ${status} · <code>${escapeHtml(code)}</code></p>
 </main></body></html>
 `;
