@@ -7,8 +7,10 @@ import { Elysia } from "elysia";
 import type { Config } from "./config/index.ts";
 import type { OpenDatabase } from "./db/index.ts";
 import { jsonError } from "./gateway/error-response.ts";
+import { UPSTREAM_DOWN_MESSAGE } from "./gateway/forward-http.ts";
 import { createPipeline } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
+import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
 import { relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
@@ -53,18 +55,28 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
     });
 
-  // Until accounts exist (issue 3) every caller is anonymous.
+  // Until accounts exist (issue 3) every caller is anonymous, and all anonymous callers share
+  // one ComfyUI user that the gateway creates and names.
   const anonymous: Principal = { kind: "anonymous" };
+  const upstreamUsers = createUpstreamUserDirectory(database.db, upstream);
   const policyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes };
 
   const handle = createPipeline({
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
-    authorise: ({ route, path }) => {
+    authorise: async ({ route, path }) => {
       const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, path }, policyOptions);
-      if (decision.allow) return { allow: true };
-      return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
+      if (!decision.allow) return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
+      try {
+        const comfyUser = await upstreamUsers.comfyUserFor("anonymous", "mss-anonymous");
+        return comfyUser === null ? { allow: true } : { allow: true, upstreamHeaders: { "comfy-user": comfyUser } };
+      } catch (error) {
+        // Fail closed: without the gateway's own comfy-user, ComfyUI could fall back to a
+        // shared "default" user.
+        log.warn("cannot resolve the ComfyUI user", { error: error instanceof Error ? error.message : String(error) });
+        return { allow: false, status: 502, code: "UPSTREAM_UNAVAILABLE", message: UPSTREAM_DOWN_MESSAGE, title: "ComfyUI is down" };
+      }
     },
     handleOwnRoute: (request) => ownRoutes.handle(request),
   });

@@ -5,11 +5,13 @@
 // import and one line in EMBEDDED_SQL; tests/unit/db-migrations.test.ts fails until you do.
 import journal from "../../drizzle/meta/_journal.json" with { type: "json" };
 import sql0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+import sql0001 from "../../drizzle/0001_upstream_users.sql" with { type: "text" };
 import { buildMigrations, type Migration } from "./migration.ts";
 
 /** SQL text by migration tag (the file name without `.sql`). */
 export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
   "0000_init": sql0000,
+  "0001_upstream_users": sql0001,
 };
 
 /** The journal as embedded, for the consistency test. */

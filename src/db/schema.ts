@@ -6,3 +6,4 @@
 // then runs `npx drizzle-kit generate` and adds the new migration to ./migrations.ts.
 // Files re-exported here must only import drizzle-orm (drizzle-kit loads them under Node).
 export * from "./tables.ts";
+export * from "../gateway/tables.ts";

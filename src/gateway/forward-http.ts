@@ -78,7 +78,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
       return errorResponse(request, 504, "UPSTREAM_TIMEOUT", `ComfyUI did not answer within ${Math.round(upstream.responseTimeoutMs / 1000)} s.`, "ComfyUI is not answering");
     }
     if (request.signal.aborted) return new Response(null, { status: 499 });
-    return upstreamDown(request, upstream);
+    return upstreamDown(request);
   } finally {
     clearTimeout(timer);
   }
@@ -103,12 +103,9 @@ function nullBodyStatus(status: number): boolean {
   return status === 101 || status === 204 || status === 205 || status === 304;
 }
 
-export function upstreamDown(request: Request, upstream: Upstream): Response {
-  return errorResponse(
-    request,
-    502,
-    "UPSTREAM_UNAVAILABLE",
-    "ComfyUI is not reachable: the gateway is running, but ComfyUI behind it is down or still starting. Try again in a moment.",
-    "ComfyUI is down",
-  );
+export const UPSTREAM_DOWN_MESSAGE =
+  "ComfyUI is not reachable: the gateway is running, but ComfyUI behind it is down or still starting. Try again in a moment.";
+
+export function upstreamDown(request: Request): Response {
+  return errorResponse(request, 502, "UPSTREAM_UNAVAILABLE", UPSTREAM_DOWN_MESSAGE, "ComfyUI is down");
 }

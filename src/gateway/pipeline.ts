@@ -13,7 +13,7 @@ import { openRelay, type RelayData } from "./websocket-bridge.ts";
 
 export type AccessDecision =
   | { allow: true; upstreamHeaders?: Record<string, string> }
-  | { allow: false; status: number; code: string; message: string };
+  | { allow: false; status: number; code: string; message: string; title?: string };
 
 export interface ClassifiedRequest {
   request: Request;
@@ -52,7 +52,7 @@ export function createPipeline(options: PipelineOptions) {
     if (route.kind === "own") return options.handleOwnRoute(request);
 
     const decision = await options.authorise({ request, route, path: target.path });
-    if (!decision.allow) return errorResponse(request, decision.status, decision.code, decision.message, "Access denied");
+    if (!decision.allow) return errorResponse(request, decision.status, decision.code, decision.message, decision.title ?? "Access denied");
 
     if (!route.methodAllowed) {
       const allow = route.allowedMethods.length > 0 ? { allow: route.allowedMethods.join(", ") } : undefined;

@@ -25,7 +25,7 @@ export interface ProbeUpstream {
 }
 
 /** `n` bytes where byte i is i % 251, built by doubling copies (fast even for hundreds of MB). */
-export function patternBytes(n: number): Uint8Array {
+export function patternBytes(n: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(n);
   for (let i = 0; i < Math.min(n, 251); i++) bytes[i] = i;
   for (let filled = 251; filled < n; filled *= 2) bytes.copyWithin(filled, 0, Math.min(filled, n - filled));
