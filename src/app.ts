@@ -8,7 +8,7 @@ import type { Config } from "./config/index.ts";
 import type { OpenDatabase } from "./db/index.ts";
 import { jsonError } from "./gateway/error-response.ts";
 import { UPSTREAM_DOWN_MESSAGE } from "./gateway/forward-http.ts";
-import { createPipeline } from "./gateway/pipeline.ts";
+import { createPipeline, type AccessDecision } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
 import { relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
@@ -28,6 +28,8 @@ export interface RunningGateway {
   port: number;
   stop(): Promise<void>;
 }
+
+const ANONYMOUS_KEY = "anonymous";
 
 /** Bun's own request-body cap sits a little above ours so that our 413 (with a clear body) wins. */
 const BODY_CAP_SLACK = 1024 * 1024;
@@ -59,24 +61,37 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   // one ComfyUI user that the gateway creates and names.
   const anonymous: Principal = { kind: "anonymous" };
   const upstreamUsers = createUpstreamUserDirectory(database.db, upstream);
+  const allowances = new Map<string | null, AccessDecision>();
+  /** One decision object per ComfyUI user, so the common path allocates nothing. */
+  const allowAs = (comfyUser: string | null): AccessDecision => {
+    let allowance = allowances.get(comfyUser);
+    if (allowance === undefined) {
+      allowance = comfyUser === null ? { allow: true } : { allow: true, upstreamHeaders: { "comfy-user": comfyUser } };
+      allowances.set(comfyUser, allowance);
+    }
+    return allowance;
+  };
+  const resolveComfyUser = async (): Promise<AccessDecision> => {
+    try {
+      return allowAs(await upstreamUsers.comfyUserFor(ANONYMOUS_KEY, "mss-anonymous"));
+    } catch (error) {
+      // Fail closed: without the gateway's own comfy-user, ComfyUI could fall back to a
+      // shared "default" user.
+      log.warn("cannot resolve the ComfyUI user", { error: error instanceof Error ? error.message : String(error) });
+      return { allow: false, status: 502, code: "UPSTREAM_UNAVAILABLE", message: UPSTREAM_DOWN_MESSAGE, title: "ComfyUI is down" };
+    }
+  };
   const policyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes };
 
   const handle = createPipeline({
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
-    authorise: async ({ route, path }) => {
+    authorise: ({ route, path }) => {
       const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, path }, policyOptions);
       if (!decision.allow) return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
-      try {
-        const comfyUser = await upstreamUsers.comfyUserFor("anonymous", "mss-anonymous");
-        return comfyUser === null ? { allow: true } : { allow: true, upstreamHeaders: { "comfy-user": comfyUser } };
-      } catch (error) {
-        // Fail closed: without the gateway's own comfy-user, ComfyUI could fall back to a
-        // shared "default" user.
-        log.warn("cannot resolve the ComfyUI user", { error: error instanceof Error ? error.message : String(error) });
-        return { allow: false, status: 502, code: "UPSTREAM_UNAVAILABLE", message: UPSTREAM_DOWN_MESSAGE, title: "ComfyUI is down" };
-      }
+      const known = upstreamUsers.known(ANONYMOUS_KEY);
+      return known === undefined ? resolveComfyUser() : allowAs(known);
     },
     handleOwnRoute: (request) => ownRoutes.handle(request),
   });

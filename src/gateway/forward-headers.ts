@@ -66,48 +66,48 @@ function connectionListed(headers: Headers): Set<string> | null {
 }
 
 export interface UpstreamRequestHeaderOptions {
-  /** `http://127.0.0.1:8188`: becomes Host, and Origin when the client sent one. */
+  /** `http://127.0.0.1:8188`: becomes Origin when the client sent one. */
   upstreamOrigin: string;
+  /** `127.0.0.1:8188`: the Host ComfyUI expects. */
   upstreamHost: string;
-  /** Headers the gateway sets itself (later: `comfy-user`), applied last. */
-  set?: Record<string, string>;
+  /** Headers the gateway sets itself (e.g. `comfy-user`), applied last. */
+  set?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
- * Headers for the upstream request. Header names containing `_` are dropped whole (as nginx does
- * by default): `Comfy_User` or `X_Forwarded_For` could otherwise be read as the dashed name by a
- * server that folds underscores.
+ * Turns the client's request headers into the upstream's, in place (the request is the
+ * gateway's to consume, and not copying saves work on every request). Header names containing
+ * `_` are dropped whole, as nginx does by default: `Comfy_User` or `X_Forwarded_For` could
+ * otherwise be read as the dashed name by a server that folds underscores.
  */
-export function upstreamRequestHeaders(incoming: Headers, options: UpstreamRequestHeaderOptions): Headers {
-  const listed = connectionListed(incoming);
-  const out = new Headers();
-  for (const [name, value] of incoming) {
-    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED_REQUEST_HEADERS.has(name)) continue;
-    if (name.includes("_")) continue;
-    if (listed !== null && listed.has(name)) continue;
-    out.append(name, value);
+export function rewriteHeadersForUpstream(headers: Headers, options: UpstreamRequestHeaderOptions): Headers {
+  const listed = connectionListed(headers);
+  const hadOrigin = headers.has("origin");
+  const hadAcceptEncoding = headers.has("accept-encoding");
+  let doomed: string[] | null = null;
+  for (const [name] of headers) {
+    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED_REQUEST_HEADERS.has(name) || name.includes("_") || (listed !== null && listed.has(name))) {
+      (doomed ??= []).push(name);
+    }
   }
-  out.set("host", options.upstreamHost);
-  // ComfyUI refuses a foreign Origin when its Host is loopback; the gateway checked the browser's
+  if (doomed !== null) for (const name of doomed) headers.delete(name);
+  headers.set("host", options.upstreamHost);
+  // ComfyUI refuses a foreign Origin when its Host is loopback; the gateway checks the browser's
   // Origin itself, so the upstream sees its own origin (spec §7, option b).
-  if (incoming.has("origin")) out.set("origin", options.upstreamOrigin);
-  // Bun's fetch would otherwise ask for gzip/br/zstd on the client's behalf and we pass bodies
+  if (hadOrigin) headers.set("origin", options.upstreamOrigin);
+  // Bun's fetch would otherwise ask for gzip/br/zstd on the client's behalf while bodies pass
   // through undecoded, so a client that asked for no encoding must get none.
-  if (!incoming.has("accept-encoding")) out.set("accept-encoding", "identity");
-  if (options.set) for (const [name, value] of Object.entries(options.set)) out.set(name, value);
-  return out;
+  if (!hadAcceptEncoding) headers.set("accept-encoding", "identity");
+  if (options.set) for (const name in options.set) headers.set(name, options.set[name]!);
+  return headers;
 }
 
-/** Response headers for the client: everything but hop-by-hop ones. */
-export function clientResponseHeaders(upstream: Headers): Headers {
-  const listed = connectionListed(upstream);
-  const out = new Headers();
-  for (const [name, value] of upstream) {
-    if (HOP_BY_HOP.has(name)) continue;
-    if (listed !== null && listed.has(name)) continue;
-    if (name === "set-cookie") continue; // appended below: Headers iteration joins them wrongly
-    out.append(name, value);
-  }
-  for (const cookie of upstream.getSetCookie()) out.append("set-cookie", cookie);
-  return out;
+const HOP_BY_HOP_LIST = [...HOP_BY_HOP];
+
+/** Removes hop-by-hop headers from an upstream response, in place, before it goes to the client. */
+export function stripHopByHop(headers: Headers): Headers {
+  const listed = connectionListed(headers);
+  if (listed !== null) for (const name of listed) headers.delete(name);
+  for (const name of HOP_BY_HOP_LIST) if (headers.has(name)) headers.delete(name);
+  return headers;
 }

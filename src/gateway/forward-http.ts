@@ -4,7 +4,7 @@
  * handed to the client as it arrives, still encoded as the upstream sent it.
  */
 import { errorResponse } from "./error-response.ts";
-import { clientResponseHeaders, upstreamRequestHeaders } from "./forward-headers.ts";
+import { rewriteHeadersForUpstream, stripHopByHop } from "./forward-headers.ts";
 import type { Upstream } from "./upstream.ts";
 
 export interface ForwardOptions {
@@ -13,7 +13,7 @@ export interface ForwardOptions {
   forwardTarget: string;
   maxUploadBytes: number;
   /** Headers the gateway sets on the upstream request (identity, later). */
-  setHeaders?: Record<string, string>;
+  setHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 class UploadTooLarge extends Error {}
@@ -41,10 +41,10 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > options.maxUploadBytes) return tooLarge(request, options.maxUploadBytes);
 
-  const headers = upstreamRequestHeaders(request.headers, {
+  const headers = rewriteHeadersForUpstream(request.headers, {
     upstreamOrigin: upstream.origin,
     upstreamHost: upstream.host,
-    ...(options.setHeaders ? { set: options.setHeaders } : {}),
+    set: options.setHeaders,
   });
 
   const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
@@ -55,10 +55,10 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
     body = declared === null ? limitBody(request.body, options.maxUploadBytes) : request.body;
   }
 
-  // Time to response headers; the body may then stream for as long as it takes.
+  // Time to response headers; the body may then stream for as long as it takes. (A client that
+  // goes away cancels the response body stream, which ends the upstream transfer too.)
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), upstream.responseTimeoutMs);
-  const signal = AbortSignal.any([request.signal, timeout.signal]);
 
   let response: Response;
   try {
@@ -66,7 +66,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
       method: request.method,
       headers,
       body,
-      signal,
+      signal: timeout.signal,
       redirect: "manual",
       decompress: false,
       duplex: "half",
@@ -83,11 +83,9 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
     clearTimeout(timer);
   }
 
-  return new Response(nullBodyStatus(response.status) || request.method === "HEAD" ? null : response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: clientResponseHeaders(response.headers),
-  });
+  // The upstream response goes back as it is (status, body stream, encoding), less hop-by-hop headers.
+  stripHopByHop(response.headers);
+  return response;
 }
 
 function isUploadTooLarge(error: unknown): boolean {
@@ -97,10 +95,6 @@ function isUploadTooLarge(error: unknown): boolean {
     current = current.cause;
   }
   return false;
-}
-
-function nullBodyStatus(status: number): boolean {
-  return status === 101 || status === 204 || status === 205 || status === 304;
 }
 
 export const UPSTREAM_DOWN_MESSAGE =

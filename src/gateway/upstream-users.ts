@@ -18,6 +18,8 @@ const MODE_TTL_MS = 30_000;
 export interface UpstreamUserDirectory {
   /** The id to send as `comfy-user`, or null when ComfyUI is single-user (no header needed). */
   comfyUserFor(principalKey: string, displayName: string): Promise<string | null>;
+  /** The same answer without waiting when it is already known; undefined when it is not. */
+  known(principalKey: string): string | null | undefined;
 }
 
 interface UsersListing {
@@ -80,13 +82,16 @@ export function createUpstreamUserDirectory(db: Db, upstream: Upstream): Upstrea
     return comfyUserId;
   }
 
+  function known(principalKey: string): string | null | undefined {
+    if (mode === null || Date.now() - mode.at > MODE_TTL_MS) return undefined;
+    return mode.value === "single-user" ? null : confirmed.get(principalKey);
+  }
+
   return {
+    known,
     comfyUserFor(principalKey, displayName) {
-      if (mode !== null && Date.now() - mode.at <= MODE_TTL_MS) {
-        if (mode.value === "single-user") return Promise.resolve(null);
-        const known = confirmed.get(principalKey);
-        if (known !== undefined) return Promise.resolve(known);
-      }
+      const answer = known(principalKey);
+      if (answer !== undefined) return Promise.resolve(answer);
       // One creation per principal even when its first requests arrive together.
       const pending = inFlight.get(principalKey);
       if (pending) return pending;

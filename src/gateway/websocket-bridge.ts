@@ -41,7 +41,7 @@ export interface OpenRelayOptions {
   upstream: Upstream;
   forwardTarget: string;
   /** Headers the gateway sets on the upstream upgrade (identity, later). */
-  setHeaders?: Record<string, string>;
+  setHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
