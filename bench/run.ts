@@ -35,7 +35,7 @@ async function startGateway(command: string[]) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "mss-bench-data-"));
   const started = performance.now();
-  const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir], {
+  const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir, "--log-level", "warn"], {
     stdout: "ignore",
     stderr: "inherit",
   });

@@ -1,28 +1,18 @@
 // The compiled executable must carry everything it needs: the migrations (read from drizzle/
 // only at build time), the version and the gateway (loaded with a dynamic import). Build it
 // into a temp dir and run it from a directory with no repository around it.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import packageJson from "../../package.json" with { type: "json" };
 import { embeddedMigrations } from "../../src/db/migrations.ts";
+import { compiledGateway } from "../support/compiled-binary.ts";
 
-const ROOT = join(import.meta.dir, "../..");
 let dir: string;
 let binary: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mss-compiled-"));
-  binary = join(dir, "mss-login");
-  const build = Bun.spawn([process.execPath, "build", "--compile", "src/main.ts", "--outfile", binary], {
-    cwd: ROOT,
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  if ((await build.exited) !== 0) throw new Error(`bun build failed: ${await new Response(build.stderr).text()}`);
+  ({ binary, dir } = await compiledGateway());
 }, 120_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The parent's environment without MSS_LOGIN_* variables. */
 function cleanEnv(): Record<string, string> {

@@ -7,7 +7,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { startFakeComfyUI, type FakeComfyUI, type FakeComfyUIOptions } from "../fake-comfyui/server.ts";
 import { runComfySession } from "../support/comfy-scenario.ts";
-import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { compiledGateway } from "../support/compiled-binary.ts";
+import { spawnGateway, startTestGateway, type TestGateway } from "../support/gateway.ts";
 
 const running: Array<{ stop(): Promise<void> }> = [];
 afterEach(async () => {
@@ -24,17 +25,13 @@ async function twins(): Promise<{ direct: FakeComfyUI; behind: FakeComfyUI }> {
   return { direct, behind };
 }
 
-test("a full ComfyUI session through the gateway is byte-for-byte the direct one, and the gateway's comfy-user replaces the client's", async () => {
-  const { direct, behind } = await twins();
-  const gateway: TestGateway = await startTestGateway(behind.url);
-  running.push(gateway);
-
+async function expectFaithful(gatewayUrl: string, direct: FakeComfyUI, behind: FakeComfyUI): Promise<void> {
   // The gateway creates its ComfyUI user on first use; the direct client creates the same one.
   const created = await fetch(`${direct.url}/api/users`, { method: "POST", body: JSON.stringify({ username: "mss-anonymous" }) });
   const comfyUser = (await created.json()) as string;
 
   const expected = await runComfySession(direct.url, direct, { "Comfy-User": comfyUser });
-  const actual = await runComfySession(gateway.url, behind, { "Comfy-User": "mallory" });
+  const actual = await runComfySession(gatewayUrl, behind, { "Comfy-User": "mallory" });
 
   expect(actual.http.map((e) => `${e.request} ${e.status}`)).toEqual(expected.http.map((e) => `${e.request} ${e.status}`));
   for (let i = 0; i < expected.http.length; i++) expect(actual.http[i]).toEqual(expected.http[i]!);
@@ -44,4 +41,19 @@ test("a full ComfyUI session through the gateway is byte-for-byte the direct one
   // Every request the upstream saw carried the gateway's user, never the forged one.
   const upstreamUsers = new Set(behind.requests().filter((r) => r.target !== "/api/users").map((r) => r.headers["comfy-user"]));
   expect([...upstreamUsers]).toEqual([comfyUser]);
+}
+
+test("a full ComfyUI session through the gateway is byte-for-byte the direct one, and the gateway's comfy-user replaces the client's", async () => {
+  const { direct, behind } = await twins();
+  const gateway: TestGateway = await startTestGateway(behind.url);
+  running.push(gateway);
+  await expectFaithful(gateway.url, direct, behind);
 });
+
+test("the compiled x64 binary, started from a directory with nothing else in it, forwards the same session byte for byte", async () => {
+  const { binary } = await compiledGateway();
+  const { direct, behind } = await twins();
+  const gateway = await spawnGateway(behind.url, { command: [binary] });
+  running.push(gateway);
+  await expectFaithful(gateway.url, direct, behind);
+}, 60_000);
