@@ -1,5 +1,5 @@
 /**
- * Replays every recorded HTTP exchange of the real ComfyUI 0.3.64 (shared/fixtures/comfyui-0.3.64/http, 299 files)
+ * Replays every recorded HTTP exchange of the real ComfyUI 0.3.64 (recordings/http, 299 files)
  * against the fake, in file order, on a fresh fake per mode, and compares status, significant
  * headers and the body (see replay/compare.ts for the generic rules: ids are mapped, clocks are
  * compared by type).

@@ -1,5 +1,5 @@
 /**
- * Replays the 21 recorded WebSocket transcripts (shared/fixtures/comfyui-0.3.64/ws) against the fake and compares,
+ * Replays the 21 recorded WebSocket transcripts (recordings/ws) against the fake and compares,
  * per socket, the sequence of frames: message types plus the fields that give a sequence its
  * meaning (queue length in `status`, node ids, progress values, node states in
  * `progress_state`, binary event types). Frames that reach different sockets "at the same

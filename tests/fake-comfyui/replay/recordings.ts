@@ -1,14 +1,17 @@
 /**
  * The recordings of a real ComfyUI 0.3.64 (their README says how they were made): 299 HTTP
- * exchanges and 21 WebSocket transcripts. They are the team's shared oracle and live beside the
- * repository in `shared/fixtures/` (CI lays a copy there too); `FAKE_COMFYUI_RECORDINGS` may
- * point at another copy.
+ * exchanges and 21 WebSocket transcripts. The team's oracle lives in `shared/fixtures/`; a copy
+ * is kept in `../recordings` so that a clone alone can run every test, and
+ * recordings-copy.test.ts fails when the copy drifts from the shared one.
+ * `FAKE_COMFYUI_RECORDINGS` may point at another copy.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const RECORDINGS_DIR =
-  process.env.FAKE_COMFYUI_RECORDINGS ?? join(import.meta.dir, "..", "..", "..", "..", "shared", "fixtures", "comfyui-0.3.64");
+export const RECORDINGS_DIR = process.env.FAKE_COMFYUI_RECORDINGS ?? join(import.meta.dir, "..", "recordings");
+
+/** Where the shared oracle sits when the repository is checked out next to `shared/`. */
+export const SHARED_RECORDINGS_DIR = join(import.meta.dir, "..", "..", "..", "..", "shared", "fixtures", "comfyui-0.3.64");
 
 export type MultipartPart =
   | { name: string; filename: string; content_type: string; size: number; sha256: string; base64: string }
