@@ -8,6 +8,7 @@ import type { Config } from "./config/index.ts";
 import type { OpenDatabase } from "./db/index.ts";
 import { jsonError } from "./gateway/error-response.ts";
 import { UPSTREAM_DOWN_MESSAGE } from "./gateway/forward-http.ts";
+import { createClientResolver } from "./gateway/client-address.ts";
 import { createPipeline, type AccessDecision } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
@@ -87,9 +88,14 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
-    authorise: ({ route, path }) => {
+    resolveClient: createClientResolver(config.trusted_proxies),
+    authorise: ({ route, path, request, client }) => {
       const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, path }, policyOptions);
-      if (!decision.allow) return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
+      if (!decision.allow) {
+        // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
+        if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });
+        return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
+      }
       const known = upstreamUsers.known(ANONYMOUS_KEY);
       return known === undefined ? resolveComfyUser() : allowAs(known);
     },

@@ -6,6 +6,7 @@
 import type { Server } from "bun";
 import { errorResponse } from "./error-response.ts";
 import { forwardHttp } from "./forward-http.ts";
+import type { ClientInfo } from "./client-address.ts";
 import { canonicaliseBunRequestUrl } from "./request-target.ts";
 import { classifyRoute, type RouteMatch } from "./route-table.ts";
 import type { Upstream } from "./upstream.ts";
@@ -20,6 +21,8 @@ export interface ClassifiedRequest {
   route: RouteMatch;
   /** Canonical path used for the decision. */
   path: string;
+  /** Who is asking (trusted-proxy aware); computed on first use. */
+  client(): ClientInfo;
 }
 
 export interface PipelineOptions {
@@ -27,6 +30,8 @@ export interface PipelineOptions {
   maxUploadBytes: number;
   /** `host[:port]` values the gateway answers to; empty means any Host. */
   allowedHosts: ReadonlySet<string>;
+  /** Step 1: the client's address from the socket peer and trusted proxies' headers. */
+  resolveClient(socketAddress: string | null, headers: Headers): ClientInfo;
   /** Steps 3 and 5: identity and policy, supplied by the composition root. */
   authorise(classified: ClassifiedRequest): AccessDecision | Promise<AccessDecision>;
   /** The gateway's own routes (login, admin, health): an Elysia app's `handle`. */
@@ -51,7 +56,14 @@ export function createPipeline(options: PipelineOptions) {
 
     if (route.kind === "own") return options.handleOwnRoute(request);
 
-    const pending = options.authorise({ request, route, path: target.path });
+    let client: ClientInfo | null = null;
+    const classified: ClassifiedRequest = {
+      request,
+      route,
+      path: target.path,
+      client: () => (client ??= options.resolveClient(server.requestIP(request)?.address ?? null, request.headers)),
+    };
+    const pending = options.authorise(classified);
     // Most decisions are ready at once; awaiting only real promises keeps the hot path tick-free.
     const decision = pending instanceof Promise ? await pending : pending;
     if (!decision.allow) return errorResponse(request, decision.status, decision.code, decision.message, decision.title ?? "Access denied");
