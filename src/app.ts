@@ -122,6 +122,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     port: server.port ?? config.listen.port,
     async stop() {
       await server.stop(true);
+      upstream.client?.close();
     },
   };
 }

@@ -62,15 +62,24 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
 
   let response: Response;
   try {
-    response = await fetch(upstream.origin + upstream.basePath + options.forwardTarget, {
-      method: request.method,
-      headers,
-      body,
-      signal: timeout.signal,
-      redirect: "manual",
-      decompress: false,
-      duplex: "half",
-    } as RequestInit);
+    response = upstream.client
+      ? await upstream.client.request({
+          method: request.method,
+          target: upstream.basePath + options.forwardTarget,
+          headers,
+          body,
+          bodyLength: body !== null && declared !== null ? Number(declared) : null,
+          signal: timeout.signal,
+        })
+      : await fetch(upstream.origin + upstream.basePath + options.forwardTarget, {
+          method: request.method,
+          headers,
+          body,
+          signal: timeout.signal,
+          redirect: "manual",
+          decompress: false,
+          duplex: "half",
+        } as RequestInit);
   } catch (error) {
     if (error instanceof UploadTooLarge || (body !== null && isUploadTooLarge(error))) uploadRejected = true;
     if (uploadRejected) return tooLarge(request, options.maxUploadBytes);
