@@ -1,0 +1,81 @@
+/**
+ * The gateway owns `comfy-user`: it creates its ComfyUI user once, remembers it across restarts,
+ * adopts an existing one after its own database was lost, and creates nothing on a single-user
+ * ComfyUI (where a POST /users would switch ComfyUI's storage mode).
+ */
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startGateway } from "../../src/app.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { applyMigrations, openDatabase } from "../../src/db/index.ts";
+import { createLogger } from "../../src/log.ts";
+import { startFakeComfyUI } from "../fake-comfyui/server.ts";
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A gateway on a given data directory, so that a restart keeps its database. */
+async function gatewayOn(dataDir: string, upstreamUrl: string) {
+  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl], env: {}, cwd: dataDir });
+  const database = openDatabase(config.data_dir);
+  applyMigrations(database.sqlite);
+  const gateway = await startGateway({ config, database, log: createLogger("error") });
+  return {
+    url: gateway.url,
+    async stop() {
+      await gateway.stop();
+      database.close();
+    },
+  };
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "mss-users-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test("one ComfyUI user is created on first use, even for concurrent first requests, and reused after a restart", async () => {
+  const fake = await startFakeComfyUI({ multiUser: true });
+  cleanups.push(() => fake.stop());
+  const dataDir = tempDir();
+
+  const first = await gatewayOn(dataDir, fake.url);
+  const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(`${first.url}/api/settings`)));
+  expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
+  await first.stop();
+
+  const second = await gatewayOn(dataDir, fake.url);
+  cleanups.push(() => second.stop());
+  expect((await fetch(`${second.url}/api/settings`)).status).toBe(200);
+
+  const created = fake.requests().filter((r) => r.method === "POST" && r.target === "/api/users");
+  expect(created.length).toBe(1);
+  const users = Object.values(((await (await fetch(`${fake.url}/api/users`)).json()) as { users: Record<string, string> }).users);
+  expect(users).toEqual(["mss-anonymous"]);
+});
+
+test("a ComfyUI user left from an earlier installation is adopted instead of failing on 'Duplicate username.'", async () => {
+  const fake = await startFakeComfyUI({ multiUser: true, users: { "mss-anonymous_0f0f0f0f-0000-4000-8000-000000000000": "mss-anonymous" } });
+  cleanups.push(() => fake.stop());
+  const gateway = await gatewayOn(tempDir(), fake.url);
+  cleanups.push(() => gateway.stop());
+  expect((await fetch(`${gateway.url}/api/userdata?dir=workflows`)).status).toBe(404); // the user exists, no workflows yet
+  const seen = fake.requests().filter((r) => r.target.startsWith("/api/userdata"));
+  expect(seen.at(-1)!.headers["comfy-user"]).toBe("mss-anonymous_0f0f0f0f-0000-4000-8000-000000000000");
+});
+
+test("a single-user ComfyUI gets no comfy-user header and no user is created", async () => {
+  const fake = await startFakeComfyUI({ multiUser: false });
+  cleanups.push(() => fake.stop());
+  const gateway = await gatewayOn(tempDir(), fake.url);
+  cleanups.push(() => gateway.stop());
+  const response = await fetch(`${gateway.url}/api/users`, { headers: { "comfy-user": "mallory" } });
+  expect(await response.json()).toEqual({ storage: "server", migrated: false });
+  expect(fake.requests().some((r) => r.method === "POST" && r.target === "/api/users")).toBe(false);
+  expect(fake.requests().every((r) => r.headers["comfy-user"] === undefined)).toBe(true);
+});
