@@ -61,11 +61,13 @@ const targets = { direct: upstreamUrl, nginx: nginxUrl, gateway: gatewayUrl } as
 type Target = keyof typeof targets;
 const SMALL_JSON = "/api/prompt"; // {"exec_info": {"queue_remaining": 0}}
 
-console.log(`\nsmall JSON (GET ${SMALL_JSON}), wrk ${CONNECTIONS} connections, ${WRK_SECONDS} s each`);
+console.log(`\nsmall JSON (GET ${SMALL_JSON}), wrk ${CONNECTIONS} connections, best of 2 runs of ${WRK_SECONDS} s; WS ${WS_MESSAGES} messages, best of 2; /view ${STREAM_BYTES / 1024 / 1024} MB, best of 2`);
 const http: Record<Target, WrkResult> = {} as Record<Target, WrkResult>;
 for (const name of Object.keys(targets) as Target[]) {
   runWrk(targets[name] + SMALL_JSON, CONNECTIONS, 1); // warm-up
-  http[name] = runWrk(targets[name] + SMALL_JSON, CONNECTIONS, WRK_SECONDS);
+  // Best of two: the machine is shared, and a slow run says more about the neighbours than the path.
+  const runs = [runWrk(targets[name] + SMALL_JSON, CONNECTIONS, WRK_SECONDS), runWrk(targets[name] + SMALL_JSON, CONNECTIONS, WRK_SECONDS)];
+  http[name] = runs.reduce((best, run) => (run.requestsPerSecond > best.requestsPerSecond ? run : best));
 }
 
 async function streamView(base: string): Promise<number> {
@@ -121,7 +123,7 @@ async function websocketRate(base: string): Promise<number> {
 const ws: Record<Target, number> = {} as Record<Target, number>;
 for (const name of Object.keys(targets) as Target[]) {
   await websocketRate(targets[name]); // warm-up
-  ws[name] = await websocketRate(targets[name]);
+  ws[name] = Math.max(await websocketRate(targets[name]), await websocketRate(targets[name]));
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
