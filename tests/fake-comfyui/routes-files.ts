@@ -102,7 +102,8 @@ function uploadAnswer(ctx: RequestContext, target: UploadTarget): Response {
   return jsonResponse(answer);
 }
 
-async function uploadImage(ctx: RequestContext): Promise<Response> {
+/** The form and where its `image` goes, or the answer aiohttp gives for a bad upload. */
+async function readUpload(ctx: RequestContext) {
   const form = await readForm(ctx);
   const image = form.part("image");
   if (image === undefined) return emptyResponse(400);
@@ -110,6 +111,13 @@ async function uploadImage(ctx: RequestContext): Promise<Response> {
   if (image.filename === "") return emptyResponse(400);
   const target = chooseUploadTarget(ctx, form, image);
   if (target instanceof Response) return target;
+  return { form, image, target };
+}
+
+async function uploadImage(ctx: RequestContext): Promise<Response> {
+  const upload = await readUpload(ctx);
+  if (upload instanceof Response) return upload;
+  const { image, target } = upload;
   if (!target.duplicate) ctx.state.files.write(target.type, target.path, image.data);
   return uploadAnswer(ctx, target);
 }
@@ -120,13 +128,9 @@ async function uploadImage(ctx: RequestContext): Promise<Response> {
  * nothing written (finding 18). The fake cannot composite, so it stores the original's bytes.
  */
 async function uploadMask(ctx: RequestContext): Promise<Response> {
-  const form = await readForm(ctx);
-  const image = form.part("image");
-  if (image === undefined) return emptyResponse(400);
-  if (image.filename === null) throw pythonException("'str' object has no attribute 'file'");
-  if (image.filename === "") return emptyResponse(400);
-  const target = chooseUploadTarget(ctx, form, image);
-  if (target instanceof Response) return target;
+  const upload = await readUpload(ctx);
+  if (upload instanceof Response) return upload;
+  const { form, target } = upload;
   if (!target.duplicate) {
     // `original_ref` is only read by the save step, which a duplicate skips.
     let originalRef: unknown;
