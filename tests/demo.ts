@@ -12,8 +12,10 @@ const fake = await startFakeComfyUI({ port: 0, host: "127.0.0.1", multiUser: tru
 const args = process.argv.slice(2);
 const dataDir = args.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "mss-login-demo-"))];
 const port = args.includes("--port") ? [] : ["--port", "8189"];
+// The demo has no accounts yet: keep it on this machine unless told otherwise.
+const host = args.includes("--host") ? [] : ["--host", "127.0.0.1"];
 
-const gateway = Bun.spawn([process.execPath, join(import.meta.dir, "../src/main.ts"), "serve", "--upstream", fake.url, ...port, ...dataDir, ...args], {
+const gateway = Bun.spawn([process.execPath, join(import.meta.dir, "../src/main.ts"), "serve", "--upstream", fake.url, ...host, ...port, ...dataDir, ...args], {
   stdout: "inherit",
   stderr: "pipe",
 });
@@ -29,7 +31,7 @@ void (async () => {
     const match = /gateway listening url=(\S+)/.exec(text);
     if (match && !announced) {
       announced = true;
-      const url = match[1]!.replace("0.0.0.0", "localhost");
+      const url = match[1]!.replace("0.0.0.0", "localhost").replace("127.0.0.1", "localhost");
       console.log(`\n  MSS-Login demo is running.\n  Fake ComfyUI (no GPU, scripted runs): ${fake.url}\n  Open the gateway:  ${url}/\n  Gateway status:    ${url}/mss-login/\n  Stop with Ctrl+C.\n`);
     }
   }

@@ -22,8 +22,65 @@ export const INDEX_HTML = `<!doctype html>
 </html>
 `;
 
+/**
+ * A tiny stand-in for ComfyUI's app, enough to try the gateway by hand (`npm run demo`): it
+ * talks to the server the way the real front end does (`api_base + "/api/..."`, the WebSocket at
+ * `api_base + "/ws"`, the `clientId` from the first status frame) and shows the run's events and
+ * its output image.
+ */
 const APP_JS = `// fake ComfyUI frontend bundle
 window.__FAKE_COMFYUI__ = true;
+const base = location.pathname.replace(/[^/]*$/, "").replace(/[/]$/, "");
+const root = document.getElementById("vue-app");
+root.innerHTML = \`
+  <main style="font:15px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#ddd">
+    <h1 style="font-size:1.3rem;color:#fff">Fake ComfyUI <small style="color:#999;font-weight:normal">(no GPU, scripted runs)</small></h1>
+    <p>Socket: <b id="socket">connecting…</b></p>
+    <p><button id="run" disabled style="padding:.5rem 1rem;font:inherit">Queue prompt</button>
+       <button id="save" style="padding:.5rem 1rem;font:inherit">Save workflow</button> <span id="saved"></span></p>
+    <ol id="events" style="color:#bbb;font-family:ui-monospace,monospace;font-size:13px"></ol>
+    <div id="images"></div>
+  </main>\`;
+document.body.style.background = "#202020";
+let clientId = sessionStorage.getItem("clientId") || "";
+const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + base + "/ws" + (clientId ? "?clientId=" + clientId : ""));
+socket.binaryType = "arraybuffer";
+const show = (text) => { const li = document.createElement("li"); li.textContent = text; document.getElementById("events").append(li); };
+socket.onopen = () => { socket.send(JSON.stringify({ type: "feature_flags", data: { supports_preview_metadata: true } })); };
+socket.onclose = (event) => { document.getElementById("socket").textContent = "closed (" + event.code + ")"; };
+socket.onmessage = (event) => {
+  if (typeof event.data !== "string") { show("binary frame, " + event.data.byteLength + " bytes"); return; }
+  const message = JSON.parse(event.data);
+  if (message.type === "status" && message.data.sid) {
+    clientId = message.data.sid;
+    sessionStorage.setItem("clientId", clientId);
+    document.getElementById("socket").textContent = "connected as " + clientId;
+    document.getElementById("run").disabled = false;
+  }
+  if (message.type !== "status" && message.type !== "progress_state") show(message.type + (message.data.node ? " node " + message.data.node : ""));
+  if (message.type === "executed") {
+    for (const image of message.data.output.images || []) {
+      const img = document.createElement("img");
+      img.alt = image.filename;
+      img.style.cssText = "width:128px;height:128px;margin:.25rem;border:1px solid #444;image-rendering:pixelated";
+      img.src = base + "/api/view?" + new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type });
+      document.getElementById("images").append(img);
+    }
+  }
+};
+document.getElementById("run").onclick = async () => {
+  const color = Math.floor(Math.random() * 0xffffff);
+  const prompt = {
+    "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 1, color } },
+    "9": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "demo" } },
+  };
+  const response = await fetch(base + "/api/prompt", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_id: clientId, prompt }) });
+  show("POST /api/prompt → " + response.status);
+};
+document.getElementById("save").onclick = async () => {
+  const response = await fetch(base + "/api/userdata/workflows%2Fdemo.json?overwrite=true&full_info=true", { method: "POST", body: JSON.stringify({ nodes: [] }) });
+  document.getElementById("saved").textContent = response.ok ? "saved as " + (await response.json()).path : "save failed: " + response.status;
+};
 `;
 
 const CORE_EXTENSION_JS = `// core extension shim (bundled in the real frontend)
