@@ -193,6 +193,23 @@ describe("refusals made by the gateway itself", () => {
   });
 });
 
+describe("Host validation (checklist 5.1.12)", () => {
+  test("with public_origins set, a request for another host is refused with 421 and nothing is forwarded", async () => {
+    const gw = await startTestGateway(probe.url, [], { MSS_LOGIN_PUBLIC_ORIGINS: "https://comfy.example.com" });
+    try {
+      const before = probe.requests.length;
+      const wrong = await rawHttp(gw.port, "GET /api/prompt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      expect(statusOf(wrong)).toBe(421);
+      expect(probe.requests.length).toBe(before);
+      const right = await rawHttp(gw.port, "GET /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nConnection: close\r\n\r\n");
+      expect(statusOf(right)).toBe(200);
+      expect(lastRequest().headers["host"]).toBe(`127.0.0.1:${probe.port}`);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe("upstream failures", () => {
   test("a slow upstream gives 504 after the response timeout", async () => {
     probe.behaviour.delayMs = 1500;
