@@ -4,10 +4,10 @@
  * keep their kind (text stays text, binary stays binary) and their order; a close on either side
  * closes the other with the same code.
  *
- * Flow control: Bun's client WebSocket cannot pause reading, so the relay bounds what it queues
- * instead: a client that does not keep up is closed once its send buffer passes the server's
- * `backpressureLimit`, and an upstream that does not keep up (its `bufferedAmount`) is treated
- * the same. Memory per socket therefore stays bounded whoever is slow.
+ * Flow control is real backpressure in both directions: when the client cannot take more
+ * (`send` reports backpressure) the relay stops reading from ComfyUI until the client drains;
+ * when ComfyUI's socket has too much queued, it stops reading from the client until that
+ * drains. Memory per relay stays bounded by one read plus the high-water mark.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { errorResponse } from "./error-response.ts";
@@ -15,15 +15,23 @@ import type { Upstream } from "./upstream.ts";
 
 /** Per-connection state carried by Bun's ServerWebSocket. */
 export interface RelayData {
-  upstream: WebSocket;
+  /** Bun's client WebSocket, which (unlike the DOM type) can pause reading. */
+  upstream: Bun.WebSocket;
   /** Upstream frames that arrived before the client side finished opening. */
   early: Array<string | Uint8Array> | null;
   client: ServerWebSocket<RelayData> | null;
-  closing: boolean;
+  /** The upstream's close, kept when it happens before the client side is open. */
+  upstreamClosed: { code: number; reason: string } | null;
+  /** Polls the upstream's send buffer while the client is paused (the WHATWG client has no drain event). */
+  drainTimer: ReturnType<typeof setInterval> | null;
 }
 
-/** Largest amount (bytes) queued towards either side before the relay gives up on a slow peer. */
-export const RELAY_BUFFER_LIMIT = 16 * 1024 * 1024;
+/** Bytes queued towards ComfyUI above which the relay stops reading from the client. */
+export const UPSTREAM_HIGH_WATER = 1024 * 1024;
+/** A client's own send buffer limit: past it Bun closes the socket (only a client that ignores TCP backpressure for long gets there). */
+const CLIENT_BACKPRESSURE_LIMIT = 16 * 1024 * 1024;
+/** ComfyUI's clients send small JSON messages; aiohttp's own default limit is 4 MiB. */
+const MAX_CLIENT_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** Close codes an endpoint may put on the wire; 1005/1006/1015 only describe what happened. */
 function sendableCode(code: number): boolean {
@@ -37,51 +45,74 @@ function closeClient(client: ServerWebSocket<RelayData>, code: number, reason: s
   else client.terminate();
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The client's requested subprotocols, or null when the header is malformed (RFC 6455 §4.1). */
+function requestedProtocols(header: string | null): string[] | null {
+  if (header === null) return [];
+  const protocols = header.split(",").map((p) => p.trim());
+  if (protocols.some((p) => !TOKEN.test(p)) || new Set(protocols).size !== protocols.length) return null;
+  return protocols;
+}
+
 export interface OpenRelayOptions {
   upstream: Upstream;
   forwardTarget: string;
-  /** Headers the gateway sets on the upstream upgrade (identity, later). */
+  /** Headers the gateway sets on the upstream upgrade (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
  * Opens the upstream socket, then upgrades the client. Returns a Response only when the upgrade
- * does not happen (upstream down, or the client's request is not a valid upgrade).
+ * does not happen (a malformed upgrade request, or the upstream down).
  */
 export async function openRelay(request: Request, server: Server<RelayData>, options: OpenRelayOptions): Promise<Response | undefined> {
   const { upstream } = options;
+  // Check the client's side first: a bad upgrade must not cost an upstream connection.
+  const key = request.headers.get("sec-websocket-key");
+  const protocols = requestedProtocols(request.headers.get("sec-websocket-protocol"));
+  if (key === null || !/^[A-Za-z0-9+/]{22}==$/.test(key) || request.headers.get("sec-websocket-version") !== "13" || protocols === null) {
+    return errorResponse(request, 400, "BAD_WEBSOCKET_UPGRADE", "This request is not a valid WebSocket upgrade.");
+  }
+
   const headers: Record<string, string> = { ...options.setHeaders };
-  // ComfyUI checks Origin against its own Host on the upgrade too (spec §7).
+  // ComfyUI checks Origin against its own Host on the upgrade too (spec §7); the gateway has
+  // already checked the browser's Origin.
   if (request.headers.has("origin")) headers["origin"] = upstream.origin;
   const userAgent = request.headers.get("user-agent");
   if (userAgent !== null) headers["user-agent"] = userAgent;
 
-  const requestedProtocols = (request.headers.get("sec-websocket-protocol") ?? "")
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
   const socket = new WebSocket(upstream.wsOrigin + options.forwardTarget, {
     headers,
-    ...(requestedProtocols.length > 0 ? { protocols: requestedProtocols } : {}),
-  } as unknown as string[]);
-  socket.binaryType = "nodebuffer" as BinaryType;
+    ...(protocols.length > 0 ? { protocols } : {}),
+  } as unknown as string[]) as unknown as Bun.WebSocket;
+  socket.binaryType = "nodebuffer";
 
-  const data: RelayData = { upstream: socket, early: [], client: null, closing: false };
+  const data: RelayData = { upstream: socket, early: [], client: null, upstreamClosed: null, drainTimer: null };
   // Listeners go on before the socket can open so that no early frame is missed.
   socket.addEventListener("message", (event) => relayToClient(data, event.data as string | Uint8Array));
   socket.addEventListener("close", (event) => {
-    data.closing = true;
+    data.upstreamClosed = { code: event.code, reason: event.reason };
+    stopDrainWatch(data);
     if (data.client) closeClient(data.client, event.code, event.reason);
   });
 
   const opened = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), upstream.wsOpenTimeoutMs);
-    socket.addEventListener("open", () => { clearTimeout(timer); resolve(true); }, { once: true });
-    socket.addEventListener("error", () => { clearTimeout(timer); resolve(false); }, { once: true });
-    socket.addEventListener("close", () => { clearTimeout(timer); resolve(false); }, { once: true });
+    const settle = (value: boolean) => () => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    socket.addEventListener("open", settle(true), { once: true });
+    socket.addEventListener("error", settle(false), { once: true });
+    socket.addEventListener("close", settle(false), { once: true });
   });
   if (!opened) {
-    try { socket.close(); } catch { /* never opened */ }
+    try {
+      socket.close();
+    } catch {
+      // never opened
+    }
     return errorResponse(request, 502, "UPSTREAM_UNAVAILABLE", "ComfyUI did not accept the WebSocket connection: it is down, still starting, or refused it.", "ComfyUI is down");
   }
 
@@ -94,19 +125,29 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
 function relayToClient(data: RelayData, message: string | Uint8Array): void {
   const client = data.client;
   if (client === null) {
+    // Only the first frames can land here (between the upstream opening and the client's
+    // open handler, one tick later); stop reading rather than queue more.
     data.early?.push(message);
+    data.upstream.pause();
     return;
   }
-  // -1: queued under backpressure (Bun closes the socket itself past backpressureLimit); 0: gone.
-  client.send(message);
+  // -1: queued, but the client is not keeping up: stop reading from ComfyUI until `drain`.
+  if (client.send(message) === -1) data.upstream.pause();
+}
+
+function stopDrainWatch(data: RelayData): void {
+  if (data.drainTimer !== null) clearInterval(data.drainTimer);
+  data.drainTimer = null;
 }
 
 /** The `websocket` handlers for Bun.serve. */
 export const relayHandlers: WebSocketHandler<RelayData> = {
-  maxPayloadLength: 64 * 1024 * 1024,
-  backpressureLimit: RELAY_BUFFER_LIMIT,
+  maxPayloadLength: MAX_CLIENT_MESSAGE_BYTES,
+  backpressureLimit: CLIENT_BACKPRESSURE_LIMIT,
   closeOnBackpressureLimit: true,
-  idleTimeout: 0, // ComfyUI sends no heartbeat; a quiet socket is normal.
+  // Bun pings a quiet client before this many seconds pass and closes it if it does not answer,
+  // so a vanished browser does not hold a ComfyUI socket forever.
+  idleTimeout: 120,
   sendPings: true,
   perMessageDeflate: false,
   open(client) {
@@ -115,26 +156,39 @@ export const relayHandlers: WebSocketHandler<RelayData> = {
     const early = data.early ?? [];
     data.early = null;
     for (const message of early) client.send(message);
-    if (data.closing) {
-      // The upstream went away before the client finished opening.
-      closeClient(client, 1001, "upstream closed");
-    }
-  },
-  message(client, message) {
-    const upstream = client.data.upstream;
-    if (upstream.readyState !== WebSocket.OPEN) return;
-    if (upstream.bufferedAmount > RELAY_BUFFER_LIMIT) {
-      upstream.close(1013, "gateway buffer full");
-      closeClient(client, 1013, "upstream is not keeping up");
+    if (data.upstreamClosed !== null) {
+      // The upstream went away before the client finished opening: pass its close on.
+      closeClient(client, data.upstreamClosed.code, data.upstreamClosed.reason);
       return;
     }
+    data.upstream.resume();
+  },
+  drain(client) {
+    client.data.upstream.resume();
+  },
+  message(client, message) {
+    const data = client.data;
+    const upstream = data.upstream;
+    if (upstream.readyState !== WebSocket.OPEN) return;
     upstream.send(message);
+    if (upstream.bufferedAmount > UPSTREAM_HIGH_WATER && data.drainTimer === null) {
+      client.pause();
+      data.drainTimer = setInterval(() => {
+        if (upstream.readyState !== WebSocket.OPEN || upstream.bufferedAmount <= UPSTREAM_HIGH_WATER / 2) {
+          stopDrainWatch(data);
+          client.resume();
+        }
+      }, 20);
+    }
   },
   close(client, code, reason) {
-    const upstream = client.data.upstream;
-    client.data.closing = true;
+    const data = client.data;
+    stopDrainWatch(data);
+    const upstream = data.upstream;
     if (upstream.readyState === WebSocket.OPEN || upstream.readyState === WebSocket.CONNECTING) {
-      upstream.close(sendableCode(code) ? code : 1000, reason);
+      if (sendableCode(code)) upstream.close(code, reason);
+      else if (code === 1005) upstream.close();
+      else upstream.close(1001, "client went away");
     }
   },
 };

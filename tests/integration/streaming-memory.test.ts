@@ -51,6 +51,37 @@ test("a 500 MB upload streams to the upstream without growing the gateway's memo
   expect(after.peak - before.peak).toBeLessThan(ALLOWED_GROWTH);
 }, 60_000);
 
+test("a WebSocket client that stops reading pushes back on ComfyUI instead of filling the gateway, and then gets everything in order", async () => {
+  const COUNT = 300;
+  const SIZE = 1024 * 1024; // 300 MB in 1 MB binary messages
+  const socket = new WebSocket(`${gateway.url.replace("http", "ws")}/ws?clientId=slow-reader`) as unknown as Bun.WebSocket;
+  socket.binaryType = "arraybuffer";
+  let received = 0;
+  let inOrder = true;
+  socket.addEventListener("message", (event) => {
+    if (typeof event.data === "string") return;
+    if (new DataView(event.data as ArrayBuffer).getUint32(0) !== received) inOrder = false;
+    received++;
+  });
+  await new Promise((resolve) => socket.addEventListener("open", resolve, { once: true }));
+  const before = memoryOf(gateway.pid);
+  const pushedBackBefore = probe.wsBackpressured.count;
+  socket.pause(); // the client stops reading: only TCP buffers fill
+  socket.send(`flood:${COUNT}:${SIZE}`);
+  const deadline = Date.now() + 20_000;
+  while (probe.wsBackpressured.count === pushedBackBefore && Date.now() < deadline) await Bun.sleep(20);
+  expect(probe.wsBackpressured.count).toBeGreaterThan(pushedBackBefore); // the push-back reached ComfyUI's side
+  await Bun.sleep(300);
+  const whilePaused = memoryOf(gateway.pid);
+  socket.resume();
+  while (received < COUNT && Date.now() < deadline + 40_000) await Bun.sleep(20);
+  expect(received).toBe(COUNT);
+  expect(inOrder).toBe(true);
+  console.log(`gateway peak RSS grew by ${((whilePaused.peak - before.peak) / MB).toFixed(1)} MB while the client was paused, ${((memoryOf(gateway.pid).peak - before.peak) / MB).toFixed(1)} MB over the whole 300 MB`);
+  expect(memoryOf(gateway.pid).peak - before.peak).toBeLessThan(ALLOWED_GROWTH);
+  socket.close();
+}, 90_000);
+
 test("a 300 MB download streams to the client the same way", async () => {
   probe.behaviour.bodyBytes = 300 * MB;
   try {

@@ -19,6 +19,8 @@ export interface ProbeUpstream {
   /** Messages the upstream WebSocket received, in order. */
   wsReceived: Array<string | Uint8Array>;
   wsCloses: Array<{ code: number; reason: string }>;
+  /** How often the upstream's own WebSocket sends met backpressure (the relay stopped reading). */
+  wsBackpressured: { count: number };
   /** What the next `/view` answers; set by a test. */
   behaviour: { delayMs: number; bodyBytes: number; gzip: boolean };
   stop(): Promise<void>;
@@ -41,6 +43,8 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
   const wsReceived: Array<string | Uint8Array> = [];
   const wsCloses: Array<{ code: number; reason: string }> = [];
   const behaviour = { delayMs: 0, bodyBytes: 16, gzip: false };
+  const wsBackpressured = { count: 0 };
+  const floods = new Map<ServerWebSocket<undefined>, () => void>();
 
   const server: Server<undefined> = Bun.serve<undefined>({
     hostname: "127.0.0.1",
@@ -77,6 +81,26 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
       },
       message(ws, message) {
         wsReceived.push(message);
+        if (typeof message === "string" && message.startsWith("flood:")) {
+          // flood:<count>:<bytes> — numbered binary messages, sent as fast as the socket takes them.
+          const [, countText, bytesText] = message.split(":");
+          const count = Number(countText);
+          const payload = new Uint8Array(Number(bytesText));
+          let next = 0;
+          const pump = () => {
+            while (next < count) {
+              new DataView(payload.buffer).setUint32(0, next);
+              next++;
+              if (ws.send(payload) === -1) {
+                wsBackpressured.count++;
+                return; // Bun calls drain when the socket can take more
+              }
+            }
+          };
+          floods.set(ws, pump);
+          pump();
+          return;
+        }
         if (typeof message === "string" && message.startsWith("close:")) {
           const code = Number(message.slice(6));
           ws.close(code, `upstream closes ${code}`);
@@ -86,7 +110,11 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
         ws.send(message);
         if (message === "burst") for (let i = 0; i < 200; i++) ws.send(i % 2 === 0 ? `m${i}` : new Uint8Array([i & 255, 1, 2]));
       },
-      close(_ws, code, reason) {
+      drain(ws) {
+        floods.get(ws)?.();
+      },
+      close(ws, code, reason) {
+        floods.delete(ws);
         wsCloses.push({ code, reason });
       },
     },
@@ -98,6 +126,7 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
     requests,
     wsReceived,
     wsCloses,
+    wsBackpressured,
     behaviour,
     async stop() {
       await server.stop(true);
