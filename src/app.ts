@@ -9,6 +9,7 @@ import type { OpenDatabase } from "./db/index.ts";
 import { jsonError } from "./gateway/error-response.ts";
 import { UPSTREAM_DOWN_MESSAGE } from "./gateway/forward-http.ts";
 import { createClientResolver } from "./gateway/client-address.ts";
+import { createOriginCheck } from "./gateway/origin-check.ts";
 import { createPipeline, type AccessDecision } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
@@ -88,6 +89,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
+    checkOrigin: createOriginCheck(config.public_origins),
     resolveClient: createClientResolver(config.trusted_proxies),
     authorise: ({ route, path, request, client }) => {
       const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, path }, policyOptions);

@@ -7,6 +7,7 @@ import type { Server } from "bun";
 import { errorResponse } from "./error-response.ts";
 import { forwardHttp } from "./forward-http.ts";
 import type { ClientInfo } from "./client-address.ts";
+import type { OriginVerdict } from "./origin-check.ts";
 import { canonicaliseBunRequestUrl } from "./request-target.ts";
 import { classifyRoute, type RouteMatch } from "./route-table.ts";
 import type { Upstream } from "./upstream.ts";
@@ -30,6 +31,8 @@ export interface PipelineOptions {
   maxUploadBytes: number;
   /** `host[:port]` values the gateway answers to; empty means any Host. */
   allowedHosts: ReadonlySet<string>;
+  /** Refuses browser requests made by other sites (CSRF, cross-site WebSocket hijacking). */
+  checkOrigin(request: Request): OriginVerdict;
   /** Step 1: the client's address from the socket peer and trusted proxies' headers. */
   resolveClient(socketAddress: string | null, headers: Headers): ClientInfo;
   /** Steps 3 and 5: identity and policy, supplied by the composition root. */
@@ -48,6 +51,9 @@ export function createPipeline(options: PipelineOptions) {
         return errorResponse(request, 421, "UNKNOWN_HOST", "This gateway does not serve that host name.", "Unknown host");
       }
     }
+
+    const origin = options.checkOrigin(request);
+    if (!origin.ok) return errorResponse(request, 403, origin.code, origin.message, "Refused: request from another site");
 
     const canonical = canonicaliseBunRequestUrl(request.url);
     if (!canonical.ok) return errorResponse(request, canonical.status, canonical.code, canonical.error, "Bad request");

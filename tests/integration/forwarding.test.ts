@@ -47,8 +47,8 @@ describe("request headers", () => {
         "x-http-method-override": "DELETE",
         authorization: "Bearer secret",
         cookie: "mss_session=secret",
-        "sec-fetch-site": "cross-site",
-        origin: "http://evil.example",
+        "sec-fetch-site": "same-origin",
+        origin: gateway.url,
         connection: "keep-alive, x-drop-me",
         "x-drop-me": "1",
         "x-keep-me": "kept",
@@ -193,6 +193,51 @@ describe("refusals made by the gateway itself", () => {
   });
 });
 
+describe("requests from other sites (CSRF, cross-site WebSocket hijacking)", () => {
+  async function refused(init: RequestInit & { headers: Record<string, string> }, path = "/api/prompt") {
+    const before = probe.requests.length;
+    const response = await fetch(gateway.url + path, init);
+    expect(response.status).toBe(403);
+    expect(probe.requests.length).toBe(before);
+    const text = await response.text();
+    // Navigations get the readable page, which names the code too.
+    return response.headers.get("content-type")?.includes("html") ? { code: /<code>([A-Z_]+)<\/code>/.exec(text)?.[1] ?? "" } : (JSON.parse(text) as { code: string });
+  }
+
+  test("a foreign or null Origin is refused before anything is forwarded", async () => {
+    expect((await refused({ method: "POST", body: "{}", headers: { origin: "http://evil.example" } })).code).toBe("CROSS_ORIGIN_REQUEST");
+    expect((await refused({ method: "POST", body: "{}", headers: { origin: "null" } })).code).toBe("CROSS_ORIGIN_REQUEST");
+    // Same host name, other port: another origin.
+    expect((await refused({ method: "POST", body: "{}", headers: { origin: `http://127.0.0.1:${probe.port}` } })).code).toBe("CROSS_ORIGIN_REQUEST");
+  });
+
+  test("a cross-site fetch is refused even without an Origin; a cross-site navigation is allowed", async () => {
+    expect((await refused({ headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" } }, "/api/queue")).code).toBe("CROSS_SITE_REQUEST");
+    expect((await refused({ headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "embed" } }, "/")).code).toBe("CROSS_SITE_REQUEST");
+    const navigation = await fetch(`${gateway.url}/api/prompt`, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" } });
+    expect(navigation.status).toBe(200);
+  });
+
+  test("a WebSocket upgrade from another origin is refused", async () => {
+    const response = await fetch(`${gateway.url}/ws`, {
+      headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", origin: "http://evil.example" },
+    });
+    expect(response.status).toBe(403);
+  });
+
+  test("with public_origins set, only those origins may send requests", async () => {
+    const gw = await startTestGateway(probe.url, [], { MSS_LOGIN_PUBLIC_ORIGINS: `https://comfy.example.com,${"http://127.0.0.1"}` });
+    try {
+      const ok = await rawHttp(gw.port, "POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: https://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+      expect(statusOf(ok)).toBe(200);
+      const wrong = await rawHttp(gw.port, "POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: http://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+      expect(statusOf(wrong)).toBe(403);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe("Host validation (checklist 5.1.12)", () => {
   test("with public_origins set, a request for another host is refused with 421 and nothing is forwarded", async () => {
     const gw = await startTestGateway(probe.url, [], { MSS_LOGIN_PUBLIC_ORIGINS: "https://comfy.example.com" });
@@ -319,7 +364,7 @@ describe("WebSocket relay", () => {
   });
 
   test("the upgrade reaches the upstream with its Origin and without client identity headers", async () => {
-    const socket = new WebSocket(`${gateway.wsUrl}/api/ws?clientId=abc`, { headers: { origin: "http://browser.example", "comfy-user": "mallory" } } as unknown as string[]);
+    const socket = new WebSocket(`${gateway.wsUrl}/api/ws?clientId=abc`, { headers: { origin: gateway.url, "comfy-user": "mallory" } } as unknown as string[]);
     await new Promise((resolve) => (socket.onopen = resolve));
     const upgrade = probe.requests.filter((r) => r.target.startsWith("/api/ws")).at(-1)!;
     expect(upgrade.target).toBe("/api/ws?clientId=abc");

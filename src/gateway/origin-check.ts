@@ -1,0 +1,55 @@
+/**
+ * Cross-site request refusal. ComfyUI's own origin check cannot work behind a proxy (the
+ * gateway rewrites Origin so that ComfyUI accepts it), so the gateway makes the same decision,
+ * stricter, before anything is forwarded: a browser request that comes from another site may
+ * navigate to the gateway, nothing more. Without this any web page a user visits could queue
+ * prompts or open the WebSocket through the user's browser (CSRF, cross-site WebSocket hijacking).
+ */
+
+export type OriginVerdict = { ok: true } | { ok: false; code: string; message: string };
+
+const OK: OriginVerdict = { ok: true };
+const CROSS_SITE: OriginVerdict = {
+  ok: false,
+  code: "CROSS_SITE_REQUEST",
+  message: "Requests from other web sites are refused; open the gateway's own address instead.",
+};
+const CROSS_ORIGIN: OriginVerdict = {
+  ok: false,
+  code: "CROSS_ORIGIN_REQUEST",
+  message: "This request came from another origin and is refused.",
+};
+
+/** Another site may send the user here (a link, a bookmark page), but not embed or script us. */
+function isTopLevelNavigation(request: Request): boolean {
+  const mode = request.headers.get("sec-fetch-mode");
+  const dest = request.headers.get("sec-fetch-dest");
+  return mode === "navigate" && (request.method === "GET" || request.method === "HEAD") && dest !== "object" && dest !== "embed";
+}
+
+/**
+ * `publicOrigins`: the origins users reach the gateway at (config `public_origins`); when empty,
+ * an Origin must name the same host the request was sent to.
+ */
+export function createOriginCheck(publicOrigins: readonly string[]): (request: Request) => OriginVerdict {
+  const allowed = new Set(publicOrigins.map((origin) => new URL(origin).origin.toLowerCase()));
+
+  return (request) => {
+    // Fetch metadata, sent by every current browser: the cheapest and surest signal.
+    const site = request.headers.get("sec-fetch-site");
+    if (site === "cross-site" && !isTopLevelNavigation(request)) return CROSS_SITE;
+
+    const origin = request.headers.get("origin");
+    if (origin === null) return OK; // not a browser, or a same-origin GET/HEAD
+    if (allowed.size > 0) return allowed.has(origin.toLowerCase()) ? OK : CROSS_ORIGIN;
+    // "null" (sandboxed frames, file: pages) and anything unparsable cannot match.
+    let originHost: string;
+    try {
+      originHost = new URL(origin).host.toLowerCase();
+    } catch {
+      return CROSS_ORIGIN;
+    }
+    // The scheme is not compared: TLS may end at a proxy in front of the gateway.
+    return originHost === (request.headers.get("host") ?? "").toLowerCase() ? OK : CROSS_ORIGIN;
+  };
+}
