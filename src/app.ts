@@ -92,7 +92,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     checkOrigin: createOriginCheck(config.public_origins),
     resolveClient: createClientResolver(config.trusted_proxies),
     authorise: ({ route, path, request, client }) => {
-      const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, path }, policyOptions);
+      const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
       if (!decision.allow) {
         // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
         if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });

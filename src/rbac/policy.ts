@@ -14,8 +14,40 @@ export type Principal =
 export interface RouteFacts {
   kind: "comfy" | "static" | "own" | "unknown";
   routeId: string;
+  method: string;
   /** Canonical path, for operator allow-list prefixes. */
   path: string;
+}
+
+/**
+ * Known ComfyUI routes that are the server operator's business, not a user's: they read the
+ * server's logs and paths, list every user's files, or create ComfyUI users behind the
+ * gateway's back. Route id → methods ("*" = all). The full permission matrix comes with roles.
+ */
+const ADMIN_ONLY_ROUTES: ReadonlyMap<string, ReadonlySet<string> | "*"> = new Map<string, ReadonlySet<string> | "*">([
+  ["users", new Set(["POST"])],
+  ["internal.logs", "*"],
+  ["internal.logs.raw", "*"],
+  ["internal.logs.subscribe", "*"],
+  ["internal.folder_paths", "*"],
+  ["internal.files", "*"],
+  ["assets", "*"],
+  ["assets.hash", "*"],
+  ["assets.from_hash", "*"],
+  ["assets.tags.refine", "*"],
+  ["assets.seed", "*"],
+  ["assets.seed.status", "*"],
+  ["assets.seed.cancel", "*"],
+  ["assets.prune", "*"],
+  ["assets.item", "*"],
+  ["assets.item.content", "*"],
+  ["assets.item.tags", "*"],
+  ["tags", "*"],
+]);
+
+export function isAdminOnly(routeId: string, method: string): boolean {
+  const methods = ADMIN_ONLY_ROUTES.get(routeId);
+  return methods !== undefined && (methods === "*" || methods.has(method));
 }
 
 export type Decision =
@@ -42,8 +74,12 @@ export function decide(principal: Principal, route: RouteFacts, options: PolicyO
     case "own":
       return { allow: true, reason: "gateway route: its own handler decides" };
     case "comfy":
+      if (isAdminOnly(route.routeId, route.method) && !isAdmin(principal)) {
+        return { allow: false, status: 403, code: "ADMIN_ONLY", reason: "This ComfyUI route is open to administrators only." };
+      }
+      return { allow: true, reason: `known ComfyUI route ${route.routeId}` };
     case "static":
-      return { allow: true, reason: `known ComfyUI ${route.kind === "static" ? "front-end file" : "route"} ${route.routeId}` };
+      return { allow: true, reason: `ComfyUI front-end file (${route.routeId})` };
     case "unknown":
       if (isAdmin(principal)) return { allow: true, reason: "unknown route: open to owner and admin" };
       for (const prefix of options.allowedUnknownRoutes) {

@@ -42,7 +42,7 @@ const FORWARDED_AS_SENT: Array<[string, string]> = [
   ["POST", "/api/userdata/workflows%2Fa.json/move/workflows%2Fb.json?overwrite=true"],
   ["GET", "/api/userdata?dir=workflows&recurse=true&split=false&full_info=true"],
   ["GET", "/api/v2/userdata?path=workflows"],
-  ["GET", "/internal/logs/raw"],
+  ["GET", "/api/models/checkpoints"],
   ["GET", "/api/object_info/LoadImage"],
   ["GET", "/extensions/demo_node/demo.js"],
   ["GET", "/assets/app.js"],
@@ -127,6 +127,17 @@ describe("the decision is made on the route, not on spelling or suffix", () => {
     const userFile = canonicaliseTarget("/api/userdata/x.js");
     if (!userFile.ok) throw new Error(userFile.error);
     expect(classifyRoute(userFile.target, "GET")).toMatchObject({ kind: "comfy", routeId: "userdata.file" });
+  });
+
+  test("operator-only ComfyUI routes (server logs and paths, every user's files, user creation) are refused to non-admins", async () => {
+    for (const [method, target] of [["GET", "/internal/logs"], ["GET", "/internal/logs/raw"], ["PATCH", "/internal/logs/subscribe"], ["GET", "/internal/folder_paths"], ["GET", "/internal/files/output"], ["POST", "/api/users"], ["POST", "/users"]] as const) {
+      const { status, arrived, raw } = await send(method, target);
+      expect(status).toBe(403);
+      expect(raw).toContain('"code":"ADMIN_ONLY"');
+      expect(arrived).toBeNull();
+    }
+    // Listing users stays open: ComfyUI's front end needs it to start.
+    expect((await send("GET", "/api/users")).status).toBe(200);
   });
 
   test("routing headers and method overrides change nothing and never reach ComfyUI (5.1.10, 5.1.11)", async () => {
