@@ -108,7 +108,9 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     hostname: config.listen.host,
     port: config.listen.port,
     maxRequestBodySize: config.limits.max_upload_bytes + BODY_CAP_SLACK,
-    idleTimeout: 0, // long generations and streamed downloads; sockets are closed by their peers
+    // Idle keep-alive connections are closed after a minute (forwarded requests get longer, see
+    // the pipeline), so idle sockets cannot pile up until file descriptors run out.
+    idleTimeout: 60,
     fetch: handle,
     websocket: relayHandlers,
     error(error) {

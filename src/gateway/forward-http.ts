@@ -12,20 +12,25 @@ export interface ForwardOptions {
   /** Path and query exactly as classified (the canonical forward target). */
   forwardTarget: string;
   maxUploadBytes: number;
-  /** Headers the gateway sets on the upstream request (identity, later). */
+  /** Headers the gateway sets on the upstream request (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 class UploadTooLarge extends Error {}
 
-/** Counts request body bytes and fails the stream past the limit, so a chunked upload cannot slip past it. */
-function limitBody(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+/**
+ * Passes the request body through, noting each chunk (so the response timeout counts from the
+ * last byte the client sent, not from the start of a slow upload) and, for a chunked body,
+ * failing the stream past the limit so that it cannot slip past it.
+ */
+function watchBody(body: ReadableStream<Uint8Array>, maxBytes: number | null, onChunk: () => void): ReadableStream<Uint8Array> {
   let seen = 0;
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
+        onChunk();
         seen += chunk.byteLength;
-        if (seen > maxBytes) controller.error(new UploadTooLarge());
+        if (maxBytes !== null && seen > maxBytes) controller.error(new UploadTooLarge());
         else controller.enqueue(chunk);
       },
     }),
@@ -47,18 +52,26 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
     set: options.setHeaders,
   });
 
-  const hasBody = request.body !== null && request.method !== "GET" && request.method !== "HEAD";
-  let uploadRejected = false;
-  let body: ReadableStream<Uint8Array> | null = null;
-  if (hasBody && request.body) {
-    // A declared length is enforced by Bun's own framing; only a chunked body needs counting.
-    body = declared === null ? limitBody(request.body, options.maxUploadBytes) : request.body;
-  }
-
-  // Time to response headers; the body may then stream for as long as it takes. (A client that
-  // goes away cancels the response body stream, which ends the upstream transfer too.)
+  // ComfyUI must start answering within responseTimeoutMs of the last request byte; the body
+  // may then stream for as long as it takes. (A client that goes away cancels the response body
+  // stream, which ends the upstream transfer too.)
+  let lastActivity = performance.now();
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), upstream.responseTimeoutMs);
+  const armTimeout = (ms: number): ReturnType<typeof setTimeout> =>
+    setTimeout(() => {
+      const quiet = performance.now() - lastActivity;
+      if (quiet >= upstream.responseTimeoutMs) timeout.abort();
+      else timer = armTimeout(upstream.responseTimeoutMs - quiet);
+    }, ms);
+  let timer = armTimeout(upstream.responseTimeoutMs);
+
+  let body: ReadableStream<Uint8Array> | null = null;
+  if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
+    // A declared length is enforced by Bun's own framing; only a chunked body needs counting.
+    body = watchBody(request.body, declared === null ? options.maxUploadBytes : null, () => {
+      lastActivity = performance.now();
+    });
+  }
 
   let response: Response;
   try {
@@ -81,8 +94,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
           duplex: "half",
         } as RequestInit);
   } catch (error) {
-    if (error instanceof UploadTooLarge || (body !== null && isUploadTooLarge(error))) uploadRejected = true;
-    if (uploadRejected) return tooLarge(request, options.maxUploadBytes);
+    if (body !== null && isUploadTooLarge(error)) return tooLarge(request, options.maxUploadBytes);
     if (timeout.signal.aborted) {
       return errorResponse(request, 504, "UPSTREAM_TIMEOUT", `ComfyUI did not answer within ${Math.round(upstream.responseTimeoutMs / 1000)} s.`, "ComfyUI is not answering");
     }

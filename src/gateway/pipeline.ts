@@ -43,6 +43,11 @@ export interface PipelineOptions {
 
 export function createPipeline(options: PipelineOptions) {
   const { upstream } = options;
+  // A forwarded request may sit quiet while ComfyUI works on it: give it the response timeout
+  // (and a margin) before Bun's idle timer closes the connection. Bun's limit is 255 s; past it
+  // the idle timer is switched off and the gateway's own response timeout governs.
+  const quietSeconds = Math.ceil(upstream.responseTimeoutMs / 1000) + 10;
+  const forwardIdleSeconds = quietSeconds <= 255 ? quietSeconds : 0;
 
   return async function handle(request: Request, server: Server<RelayData>): Promise<Response | undefined> {
     if (options.allowedHosts.size > 0) {
@@ -85,6 +90,7 @@ export function createPipeline(options: PipelineOptions) {
     if (route.websocket && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders });
     }
+    server.timeout(request, forwardIdleSeconds);
     return forwardHttp(request, { upstream, forwardTarget, maxUploadBytes: options.maxUploadBytes, setHeaders: decision.upstreamHeaders });
   };
 }

@@ -267,6 +267,24 @@ describe("upstream failures", () => {
     }
   });
 
+  test("a slow upload is not mistaken for a slow ComfyUI: the response timeout counts from the last byte sent", async () => {
+    let sent = 0;
+    const response = await fetch(`${gateway.url}/api/upload/image`, {
+      method: "POST",
+      body: new ReadableStream({
+        async pull(controller) {
+          if (sent === 6) return controller.close();
+          await Bun.sleep(150); // 6 x 150 ms: well past the 400 ms response timeout in total
+          controller.enqueue(new Uint8Array(1000));
+          sent++;
+        },
+      }),
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ received: 6000 });
+  });
+
   test("a down upstream gives 502 JSON to API callers and a readable page to browsers; the gateway's own routes still answer", async () => {
     const down = await startTestGateway("http://127.0.0.1:9"); // discard port: nothing listens
     try {
