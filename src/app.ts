@@ -121,6 +121,12 @@ export async function startGateway({ config, database, log }: StartGatewayOption
 
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
   log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
+  const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);
+  if (!loopbackOnly && config.public_origins.length === 0) {
+    log.warn("public_origins is not set: any Host name is served, which leaves room for DNS rebinding; set it to the address(es) users open", {
+      example: "MSS_LOGIN_PUBLIC_ORIGINS=https://comfy.example.com",
+    });
+  }
   return {
     url,
     port: server.port ?? config.listen.port,

@@ -34,12 +34,12 @@ export function inRange(address: IpAddress, range: IpRange): boolean {
   return true;
 }
 
-/** Parses one forwarded-for entry: a bare address, `[v6]`, or `v4:port`. */
+/** Parses one forwarded-for entry: a bare v4 or v6 address (mapped forms too), `[v6]:port`, or `v4:port`. */
 function parseForwardedEntry(text: string): IpAddress | null {
-  let value = text.trim();
-  if (value.startsWith("[")) value = value.slice(1, value.indexOf("]"));
-  else if (value.includes(".") && value.includes(":")) value = value.slice(0, value.indexOf(":"));
-  const address = parseIp(value);
+  const value = text.trim();
+  let address = parseIp(value);
+  if (address === null && value.startsWith("[")) address = parseIp(value.slice(1, value.indexOf("]")));
+  if (address === null && /^[\d.]+:\d+$/.test(value)) address = parseIp(value.slice(0, value.indexOf(":")));
   return address === null ? null : unmapped(address);
 }
 
@@ -59,17 +59,18 @@ export function createClientResolver(trustedProxies: readonly string[]): (socket
 
     const protoHeader = headers.get("x-forwarded-proto");
     const secure = protoHeader !== null && protoHeader.split(",").at(-1)?.trim().toLowerCase() === "https";
-    const forwarded = headers.get("x-forwarded-for") ?? headers.get("x-real-ip");
+    // One header only: a proxy that sets X-Forwarded-For also passes on the client's own
+    // X-Real-IP untouched, so reading that as a fallback would let clients choose their address.
+    const forwarded = headers.get("x-forwarded-for");
     if (forwarded === null) return { ...direct, secure };
     const hops = forwarded.split(",");
-    let client = peerAddress;
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = parseForwardedEntry(hops[i]!);
-      // Garbage ends the walk: nothing to its left can be believed.
-      if (hop === null) break;
-      client = hop;
-      if (!isTrusted(hop)) break;
+      // An entry a trusted proxy wrote that cannot be read: the client is not known, and is
+      // certainly not the proxy itself (that would give every client the proxy's standing).
+      if (hop === null) return { ip: "unknown", secure, viaProxy: true };
+      if (!isTrusted(hop) || i === 0) return { ip: formatIp(hop), secure, viaProxy: true };
     }
-    return { ip: formatIp(client), secure, viaProxy: client !== peerAddress };
+    return { ...direct, secure };
   };
 }

@@ -36,7 +36,12 @@ export function createUpstreamUserDirectory(db: Db, upstream: Upstream): Upstrea
 
   async function listUsers(): Promise<{ value: UpstreamMode; at: number; users: Record<string, string> }> {
     const response = await fetch(`${base}/api/users`, { signal: AbortSignal.timeout(upstream.connectTimeoutMs) });
-    const body = (await response.json()) as UsersListing;
+    const body = (await response.json().catch(() => null)) as UsersListing | null;
+    // Anything but ComfyUI's own answer (an error page, another server on that address) must
+    // not be taken for "single-user, no header needed": fail closed.
+    if (!response.ok || body === null || typeof body.storage !== "string") {
+      throw new Error(`unexpected answer from ComfyUI's GET /api/users (HTTP ${response.status})`);
+    }
     const users = body.users;
     return { value: users ? "multi-user" : "single-user", at: Date.now(), users: users ?? {} };
   }

@@ -79,3 +79,21 @@ test("a single-user ComfyUI gets no comfy-user header and no user is created", a
   expect(fake.requests().some((r) => r.method === "POST" && r.target === "/api/users")).toBe(false);
   expect(fake.requests().every((r) => r.headers["comfy-user"] === undefined)).toBe(true);
 });
+
+test("an upstream whose /api/users is not ComfyUI's answer is not taken for single-user: nothing is forwarded (fail closed)", async () => {
+  const seen: string[] = [];
+  const impostor = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request) {
+      seen.push(new URL(request.url).pathname);
+      return new Response("<html>not here</html>", { status: 404, headers: { "content-type": "text/html" } });
+    },
+  });
+  cleanups.push(() => impostor.stop(true));
+  const gateway = await gatewayOn(tempDir(), `http://127.0.0.1:${impostor.port}`);
+  cleanups.push(() => gateway.stop());
+  const response = await fetch(`${gateway.url}/api/settings`);
+  expect(response.status).toBe(502);
+  expect(seen).toEqual(["/api/users"]);
+});

@@ -64,6 +64,8 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
         for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bodyBytes += chunk.value.byteLength;
       }
       requests.push({ method: request.method, target, headers: Object.fromEntries(request.headers), bodyBytes });
+      // Answer like a single-user ComfyUI, so the gateway sends no comfy-user.
+      if (target === "/api/users") return Response.json({ storage: "server", migrated: false });
       if (behaviour.delayMs > 0) await Bun.sleep(behaviour.delayMs);
       if (target.startsWith("/api/view")) {
         const body = patternBytes(behaviour.bodyBytes);

@@ -21,10 +21,16 @@ describe("client address (checklist 5.2, items 16-19)", () => {
     expect(info).toEqual({ ip: "198.51.100.7", secure: true, viaProxy: true });
   });
 
-  test("when every hop is trusted, the left-most is the client; garbage stops the walk", () => {
+  test("when every hop is trusted, the left-most is the client; an unreadable hop makes the client unknown, never the proxy", () => {
     const resolve = createClientResolver(["10.0.0.0/8"]);
     expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "10.9.9.9, 10.0.0.2" })).ip).toBe("10.9.9.9");
-    expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "6.6.6.6, not-an-ip, 10.0.0.2" })).ip).toBe("10.0.0.2");
+    expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "6.6.6.6, not-an-ip, 10.0.0.2" })).ip).toBe("unknown");
+    expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "" })).ip).toBe("unknown");
+  });
+
+  test("X-Real-IP is never read: a proxy that sets X-Forwarded-For passes the client's own X-Real-IP through", () => {
+    const resolve = createClientResolver(["10.0.0.0/8"]);
+    expect(resolve("10.0.0.1", headers({ "x-real-ip": "6.6.6.6" })).ip).toBe("10.0.0.1");
   });
 
   test("IPv6, IPv4-mapped addresses, brackets and ports are read canonically", () => {
@@ -32,7 +38,9 @@ describe("client address (checklist 5.2, items 16-19)", () => {
     expect(resolve("::ffff:203.0.113.5", headers({})).ip).toBe("203.0.113.5");
     expect(resolve("::1", headers({ "x-forwarded-for": "[2001:DB8::1]" })).ip).toBe("2001:db8::1");
     expect(resolve("::1", headers({ "x-forwarded-for": "198.51.100.7:4711" })).ip).toBe("198.51.100.7");
-    expect(resolve("fd12::3", headers({ "x-real-ip": "2001:db8::9" })).ip).toBe("2001:db8::9");
+    expect(resolve("::1", headers({ "x-forwarded-for": "[2001:db8::2]:4711" })).ip).toBe("2001:db8::2");
+    // Node-based proxies write IPv4 clients in the mapped form.
+    expect(resolve("::1", headers({ "x-forwarded-for": "::ffff:203.0.113.9" })).ip).toBe("203.0.113.9");
   });
 
   test("CIDR boundaries", () => {
