@@ -678,8 +678,10 @@ class Exchange implements BodySink {
     const init: ResponseInit = { status, statusText: head.statusText, headers: head.headers };
 
     if (this.isHead || status === 204 || status === 205 || status === 304) {
-      // No body whatever the headers say (RFC 9112 §6.3). Extra bytes mean the peer disagrees.
-      if (bodyStart < buf.length) this.keepAlive = false;
+      // No body whatever the headers say (RFC 9112 §6.3). A handler that writes one anyway may
+      // send it a moment later, where it would be read as the next request's answer (another
+      // user's, perhaps): such a connection is never reused.
+      this.keepAlive = false;
       this.phase = P_DONE;
       this.settle(init, null);
       return;

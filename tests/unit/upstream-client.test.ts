@@ -367,7 +367,7 @@ describe("against Bun.serve", () => {
     expect(await response.text()).toBe("first,second");
   });
 
-  test("HEAD, 204 and 304 have a null body and keep the connection", async () => {
+  test("HEAD, 204 and 304 have a null body, and their connection is not reused (a late body could be read as the next answer)", async () => {
     const c = client();
     const before = clientPorts.size;
     const head = await c.request(get("/json", { method: "HEAD" }));
@@ -383,7 +383,7 @@ describe("against Bun.serve", () => {
     expect(notModified.body).toBeNull();
     expect(notModified.headers.get("etag")).toBe('"v1"');
     expect(await (await c.request(get("/json"))).json()).toEqual({ exec_info: { queue_remaining: 0 } });
-    expect(clientPorts.size - before).toBe(1);
+    expect(clientPorts.size - before).toBe(4);
   });
 
   test("two Set-Cookie headers stay two", async () => {
