@@ -19,10 +19,10 @@ const HOP_BY_HOP = new Set([
 /**
  * Request headers the client may not pass to ComfyUI: identity (`comfy-user`, credentials meant
  * for the gateway), routing claims that other proxies trust (oauth2-proxy's advisories), method
- * overrides, and `sec-fetch-site`, which newer ComfyUI turns into a 403 (the gateway does its own
- * origin checks).
+ * overrides, `sec-fetch-site`, which newer ComfyUI turns into a 403 (the gateway does its own
+ * origin checks), and framing or upgrade details that belong to the client's own connection.
  */
-const GATEWAY_OWNED_REQUEST_HEADERS = new Set([
+const NOT_FORWARDED_REQUEST_HEADERS = new Set([
   "host",
   "comfy-user",
   "authorization",
@@ -86,7 +86,7 @@ export function rewriteHeadersForUpstream(headers: Headers, options: UpstreamReq
   const hadAcceptEncoding = headers.has("accept-encoding");
   let doomed: string[] | null = null;
   for (const [name] of headers) {
-    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED_REQUEST_HEADERS.has(name) || name.includes("_") || (listed !== null && listed.has(name))) {
+    if (HOP_BY_HOP.has(name) || NOT_FORWARDED_REQUEST_HEADERS.has(name) || name.includes("_") || (listed !== null && listed.has(name))) {
       (doomed ??= []).push(name);
     }
   }
