@@ -12,6 +12,11 @@ export interface ForwardOptions {
   /** Path and query exactly as classified (the canonical forward target). */
   forwardTarget: string;
   maxUploadBytes: number;
+  /**
+   * The route usually answers with large files (`/view`): Bun's fetch streams big bodies faster
+   * (about 1.4 GB/s against 1 GB/s here), the keep-alive client answers small requests faster.
+   */
+  largeResponses?: boolean;
   /** Headers the gateway sets on the upstream request (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
 }
@@ -75,7 +80,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
 
   let response: Response;
   try {
-    response = upstream.client
+    response = upstream.client && !options.largeResponses
       ? await upstream.client.request({
           method: request.method,
           target: upstream.basePath + options.forwardTarget,

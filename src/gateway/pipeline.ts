@@ -41,6 +41,9 @@ export interface PipelineOptions {
   handleOwnRoute(request: Request): Response | Promise<Response>;
 }
 
+/** Routes whose answers are usually large files (see ForwardOptions.largeResponses). */
+const LARGE_RESPONSE_ROUTES = new Set(["view", "experiment.models.preview", "assets.item.content"]);
+
 export function createPipeline(options: PipelineOptions) {
   const { upstream } = options;
   // A forwarded request may sit quiet while ComfyUI works on it: give it the response timeout
@@ -91,6 +94,12 @@ export function createPipeline(options: PipelineOptions) {
       return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders });
     }
     server.timeout(request, forwardIdleSeconds);
-    return forwardHttp(request, { upstream, forwardTarget, maxUploadBytes: options.maxUploadBytes, setHeaders: decision.upstreamHeaders });
+    return forwardHttp(request, {
+      upstream,
+      forwardTarget,
+      maxUploadBytes: options.maxUploadBytes,
+      largeResponses: LARGE_RESPONSE_ROUTES.has(route.routeId),
+      setHeaders: decision.upstreamHeaders,
+    });
   };
 }
