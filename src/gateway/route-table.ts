@@ -394,19 +394,7 @@ export function buildRouteClassifier(
     const spelling = spellingOf(segments);
 
     const ownAt = segments[0] === OWN_NAMESPACE_SEGMENT ? 1 : spelling === "api" && segments[1] === OWN_NAMESPACE_SEGMENT ? 2 : 0;
-    if (ownAt > 0) {
-      return {
-        kind: "own",
-        routeId: "own",
-        params: { rest: segments.slice(ownAt).join("/") },
-        spelling,
-        methodAllowed: !preflight,
-        preflight,
-        websocket: false,
-        allowedMethods: NO_METHODS,
-        route: null,
-      };
-    }
+    if (ownAt > 0) return prefixMatch("own", "own", segments.slice(ownAt).join("/"), spelling, preflight);
 
     // No ComfyUI route and no static file ends in '/': '/api/prompt/' is another (404) path.
     if (!target.trailingSlash) {
@@ -455,20 +443,25 @@ export function buildRouteClassifier(
     if (custom !== null) {
       // Still unknown to ComfyUI's route table (deny by default); the family id lets policy
       // attach a permission to it.
-      return {
-        kind: "unknown",
-        routeId: "custom." + custom.family.id,
-        params: { rest: custom.rest },
-        spelling,
-        methodAllowed: !preflight,
-        preflight,
-        websocket: false,
-        allowedMethods: NO_METHODS,
-        route: null,
-      };
+      return prefixMatch("unknown", "custom." + custom.family.id, custom.rest, spelling, preflight);
     }
 
     return unknown(spelling, preflight);
+  };
+}
+
+/** A match on a path prefix (the gateway's namespace, a custom-node family): the rest is a parameter. */
+function prefixMatch(kind: "own" | "unknown", routeId: string, rest: string, spelling: Spelling, preflight: boolean): RouteMatch {
+  return {
+    kind,
+    routeId,
+    params: { rest },
+    spelling,
+    methodAllowed: !preflight,
+    preflight,
+    websocket: false,
+    allowedMethods: NO_METHODS,
+    route: null,
   };
 }
 
