@@ -7,3 +7,4 @@
 // Files re-exported here must only import drizzle-orm (drizzle-kit loads them under Node).
 export * from "./tables.ts";
 export * from "../gateway/tables.ts";
+export * from "../auth/tables.ts";
