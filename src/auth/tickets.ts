@@ -1,0 +1,55 @@
+/**
+ * Tickets: browsers cannot put headers on a WebSocket upgrade or an `<img>` request, and a
+ * long-lived token in a URL ends up in logs and histories. A session or API token is exchanged
+ * for a ticket valid 60 seconds, for one purpose, usable once.
+ */
+import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import type { Db } from "../db/index.ts";
+import { hashToken } from "./api-tokens.ts";
+import { tickets } from "./tables.ts";
+
+export const TICKET_PREFIX = "mst_";
+export const TICKET_LIFETIME_MS = 60_000;
+export type TicketPurpose = "ws" | "view";
+
+export type TicketRedemption =
+  | { ok: true; userId: string; sessionJti: string | null; apiTokenId: string | null }
+  | { ok: false; reason: "invalid" };
+
+const TICKET_SHAPE = /^mst_[A-Za-z0-9_-]{43}$/;
+
+export function createTicketStore(db: Db) {
+  return {
+    issue(input: { userId: string; purpose: TicketPurpose; sessionJti: string | null; apiTokenId: string | null; now: number }) {
+      const ticket = TICKET_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+      const expiresAt = input.now + TICKET_LIFETIME_MS;
+      db.insert(tickets)
+        .values({ ticketHash: hashToken(ticket), userId: input.userId, purpose: input.purpose, sessionJti: input.sessionJti, apiTokenId: input.apiTokenId, createdAt: input.now, expiresAt })
+        .run();
+      return { ticket, expiresAt };
+    },
+
+    /**
+     * Uses a ticket up: one conditional UPDATE, so two concurrent uses cannot both succeed. The
+     * caller must still check that the session or token it came from is alive.
+     */
+    redeem(ticket: string, purpose: TicketPurpose, now: number): TicketRedemption {
+      if (!TICKET_SHAPE.test(ticket)) return { ok: false, reason: "invalid" };
+      const used = db
+        .update(tickets)
+        .set({ usedAt: now })
+        .where(and(eq(tickets.ticketHash, hashToken(ticket)), eq(tickets.purpose, purpose), isNull(tickets.usedAt), gt(tickets.expiresAt, now)))
+        .returning({ userId: tickets.userId, sessionJti: tickets.sessionJti, apiTokenId: tickets.apiTokenId })
+        .all();
+      const row = used[0];
+      return row ? { ok: true, ...row } : { ok: false, reason: "invalid" };
+    },
+
+    /** Removes tickets that expired more than a minute ago. */
+    prune(now: number): number {
+      return db.delete(tickets).where(lt(tickets.expiresAt, now - TICKET_LIFETIME_MS)).returning({ hash: tickets.ticketHash }).all().length;
+    },
+  };
+}
+
+export type TicketStore = ReturnType<typeof createTicketStore>;
