@@ -162,6 +162,11 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
         .all();
     },
 
+    /** Name, role and state of a user, for identities that do not come through a session row. */
+    userSummary(userId: string): { username: string; role: Role; disabled: boolean } | null {
+      return db.select({ username: users.username, role: users.role, disabled: users.disabled }).from(users).where(eq(users.id, userId)).get() ?? null;
+    },
+
     /** The user re-entered their password: admin writes are allowed for `stepUpMs`. */
     recordStepUp(jti: string, now: number): void {
       db.update(sessions).set({ stepUpAt: now }).where(eq(sessions.jti, jti)).run();

@@ -1,0 +1,81 @@
+/**
+ * Step 3 of the request flow: who is calling? A bearer API token, the session cookie, or (for
+ * the WebSocket upgrade and `/view`, where browsers cannot send headers) a single-use ticket in
+ * the query. Nothing found, or anything invalid, is anonymous; the policy decides what that may
+ * do. Credentials are never logged.
+ */
+import type { ApiTokenStore, Scope } from "./api-tokens.ts";
+import type { Role, SessionStore } from "./sessions.ts";
+import type { TicketPurpose, TicketStore } from "./tickets.ts";
+
+export const SESSION_COOKIE = "mss_session";
+
+export type Credential =
+  | { kind: "session"; jti: string }
+  | { kind: "api-token"; tokenId: string; scopes: Scope[] }
+  | { kind: "ticket"; sessionJti: string | null; apiTokenId: string | null };
+
+export type Identity =
+  | { kind: "anonymous"; problem: null | "invalid" | "expired" | "revoked" | "idle" | "disabled" }
+  | { kind: "user"; userId: string; username: string; role: Role; credential: Credential };
+
+const ANONYMOUS: Identity = { kind: "anonymous", problem: null };
+
+/** The value of one cookie, without parsing the whole header into an object. */
+export function cookieValue(header: string | null, name: string): string | null {
+  if (header === null) return null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
+export interface IdentityStores {
+  sessions: SessionStore;
+  apiTokens: ApiTokenStore;
+  tickets: TicketStore;
+}
+
+export function createIdentityResolver(stores: IdentityStores) {
+  return async function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity> {
+    const authorization = request.headers.get("authorization");
+    if (authorization !== null) {
+      // A bearer credential that fails is an error for the caller to see, never a fallback to
+      // the cookie: scripts must learn that their token is wrong.
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+      if (!match) return { kind: "anonymous", problem: "invalid" };
+      const checked = stores.apiTokens.check(match[1]!, options.now, options.clientIp);
+      if (!checked.ok) return { kind: "anonymous", problem: checked.reason };
+      return { kind: "user", userId: checked.userId, username: checked.username, role: checked.role as Role, credential: { kind: "api-token", tokenId: checked.tokenId, scopes: checked.scopes } };
+    }
+
+    if (options.ticketPurpose !== null && options.search.includes("ticket=")) {
+      const ticket = new URLSearchParams(options.search).get("ticket");
+      if (ticket !== null) {
+        const redeemed = stores.tickets.redeem(ticket, options.ticketPurpose, options.now);
+        if (!redeemed.ok) return { kind: "anonymous", problem: "invalid" };
+        // The ticket is only as good as what it was exchanged for, now.
+        return identityBehindTicket(redeemed, options.now);
+      }
+    }
+
+    const cookie = cookieValue(request.headers.get("cookie"), SESSION_COOKIE);
+    if (cookie === null) return ANONYMOUS;
+    const checked = await stores.sessions.check(cookie, options.now);
+    if (!checked.ok) return { kind: "anonymous", problem: checked.reason };
+    const { session } = checked;
+    return { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } };
+  };
+
+  function identityBehindTicket(redeemed: { userId: string; sessionJti: string | null; apiTokenId: string | null }, now: number): Identity {
+    const sessionsOfUser = redeemed.sessionJti === null ? null : stores.sessions.listForUser(redeemed.userId, now);
+    if (redeemed.sessionJti !== null && !sessionsOfUser?.some((s) => s.jti === redeemed.sessionJti)) return { kind: "anonymous", problem: "revoked" };
+    if (redeemed.apiTokenId !== null && !stores.apiTokens.listForUser(redeemed.userId).some((t) => t.id === redeemed.apiTokenId)) {
+      return { kind: "anonymous", problem: "revoked" };
+    }
+    const user = stores.sessions.userSummary(redeemed.userId);
+    if (user === null || user.disabled) return { kind: "anonymous", problem: "disabled" };
+    return { kind: "user", userId: redeemed.userId, username: user.username, role: user.role, credential: { kind: "ticket", sessionJti: redeemed.sessionJti, apiTokenId: redeemed.apiTokenId } };
+  }
+}
