@@ -1,4 +1,4 @@
-// The `mss-login` command line: serve (default), migrate, config print, version, help.
+// The `mss-login` command line: serve (default), migrate, user, config print, version, help.
 //
 // Exit codes: 0 success; 1 a run-time failure (database, migration, port in use); 2 a usage
 // or configuration error. Every failure is one line on standard error.
@@ -44,6 +44,12 @@ const HELP = `${PRODUCT_NAME} ${VERSION}: security gateway for ComfyUI
 Usage:
   ${PRODUCT_NAME} [serve] [flags]        start the gateway (the default command)
   ${PRODUCT_NAME} migrate [flags]        apply pending database migrations, then exit
+  ${PRODUCT_NAME} user add --username U --role owner|admin|power|user|guest --password-stdin
+  ${PRODUCT_NAME} user passwd --username U --password-stdin
+  ${PRODUCT_NAME} user list [--json]
+  ${PRODUCT_NAME} user disable|enable --username U
+                                  manage accounts (the password is read from standard input,
+                                  never from the command line)
   ${PRODUCT_NAME} config print [flags] [--sources]
                                   print the effective configuration (secrets redacted);
                                   --sources shows where each value came from
@@ -60,7 +66,8 @@ Configuration precedence: defaults < config.json < MSS_LOGIN_* environment varia
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 `;
 
-class UsageError extends Error {}
+/** A command line that cannot be run as written (exit code 2). */
+export class UsageError extends Error {}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -83,7 +90,7 @@ function configPrint(flags: readonly string[], io: CliIo): number {
 }
 
 /** Opens the database and applies migrations; on failure prints one line and returns null. */
-function openAndMigrate(
+export function openAndMigrate(
   dataDir: string,
   io: CliIo,
 ): { database: OpenDatabase; applied: readonly string[] } | null {
@@ -218,6 +225,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await serve(rest, io);
       case "migrate":
         return migrate(rest, io);
+      case "user": {
+        // Loaded on demand, like the web stack: other commands skip the password list.
+        const { runUserCommand } = await import("./cli/user-commands.ts");
+        return await runUserCommand(rest, io);
+      }
       case "config":
         if (rest[0] !== "print") {
           const got = rest[0] === undefined ? "none" : JSON.stringify(rest[0]);

@@ -7,6 +7,7 @@
 // in upper case joined by `__` (listen.port -> MSS_LOGIN_LISTEN__PORT).
 import { LOG_LEVELS } from "../log.ts";
 import {
+  boolean,
   integer,
   ipOrCidr,
   list,
@@ -95,6 +96,81 @@ export const CONFIG_SCHEMA = {
     level: setting(oneOf(LOG_LEVELS), "info", "Least severe log level written: debug, info, warn or error.", {
       flag: "--log-level",
     }),
+  },
+  password: {
+    min_length: setting(
+      integer(8, 256, "characters"),
+      12,
+      "Shortest password accepted, in characters (never below 8; 15 is a strict choice).",
+    ),
+    argon2_memory_kib: setting(
+      integer(7168, 4_194_304, "KiB"),
+      19456,
+      "argon2id memory per hash in KiB (OWASP: 19456 with time cost 2); changing it re-hashes at next login.",
+    ),
+    argon2_time_cost: setting(
+      integer(1, 20, "passes"),
+      2,
+      "argon2id passes over memory; raise it when lowering the memory (OWASP: 7168 KiB needs 5).",
+    ),
+  },
+  sessions: {
+    idle_hours: setting(
+      integer(1, 720, "hours"),
+      12,
+      "A session unused for this many hours ends (WebSocket activity counts).",
+    ),
+    absolute_days: setting(integer(1, 365, "days"), 7, "A session ends this many days after login, used or not."),
+    remember_days: setting(
+      integer(1, 365, "days"),
+      30,
+      "Absolute lifetime of a session when \"remember me\" was ticked.",
+    ),
+    admin_idle_minutes: setting(
+      integer(1, 1440, "minutes"),
+      30,
+      "Owner and admin sessions unused for this many minutes end.",
+    ),
+    step_up_minutes: setting(
+      integer(1, 60, "minutes"),
+      5,
+      "After re-entering the password, admin writes are allowed for this many minutes.",
+    ),
+  },
+  regulation: {
+    profile: setting(
+      oneOf(["default", "original"] as const),
+      "default",
+      "Login lockout: default (per-account ban below) or original (3 -> 60 s, 6 -> 90 s, 9 -> 300 s).",
+    ),
+    account_max_failures: setting(
+      integer(1, 100, "failures"),
+      3,
+      "Failed logins within the window that ban an account (default profile).",
+    ),
+    account_window_seconds: setting(
+      integer(1, 86_400, "seconds"),
+      120,
+      "Window in which account failures are counted.",
+    ),
+    account_ban_seconds: setting(
+      integer(1, 86_400, "seconds"),
+      300,
+      "How long a banned account refuses every login.",
+    ),
+    ip_attempts_per_minute: setting(
+      integer(1, 1000, "attempts"),
+      5,
+      "Login attempts per minute from one client address (token bucket).",
+    ),
+  },
+  auth: {
+    allow_guest: setting(boolean(), false, "Offer a password-less guest login with the guest role."),
+    allow_query_token: setting(
+      boolean(),
+      false,
+      "Accept long-lived API tokens as ?token= (the original's compatibility; tokens end up in URLs and logs).",
+    ),
   },
   secret_key: setting(
     optional(secretText(32)),

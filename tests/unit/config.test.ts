@@ -63,6 +63,16 @@ describe("defaults", () => {
       public_origins: [],
       gateway: { allowed_unknown_routes: [] },
       log: { level: "info" },
+      password: { min_length: 12, argon2_memory_kib: 19456, argon2_time_cost: 2 },
+      sessions: { idle_hours: 12, absolute_days: 7, remember_days: 30, admin_idle_minutes: 30, step_up_minutes: 5 },
+      regulation: {
+        profile: "default",
+        account_max_failures: 3,
+        account_window_seconds: 120,
+        account_ban_seconds: 300,
+        ip_attempts_per_minute: 5,
+      },
+      auth: { allow_guest: false, allow_query_token: false },
       secret_key: null,
     });
     expect(Object.values(sources).every((s) => s.kind === "default")).toBe(true);
