@@ -17,6 +17,15 @@ import { relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
 import { decide, type Principal } from "./rbac/policy.ts";
+import { createApiTokenStore } from "./auth/api-tokens.ts";
+import { createIdentityResolver, type Identity } from "./auth/identity.ts";
+import { passwordSettingsFrom, prepareDummyHash } from "./auth/passwords.ts";
+import { Regulator } from "./auth/regulation.ts";
+import { authRoutes } from "./auth/routes.ts";
+import { deriveKey, resolveSecretKey } from "./auth/secret-key.ts";
+import { createSessionStore } from "./auth/sessions.ts";
+import { createTicketStore } from "./auth/tickets.ts";
+import type { ClientInfo } from "./gateway/client-address.ts";
 import { VERSION } from "./version.ts";
 
 export interface StartGatewayOptions {
@@ -31,7 +40,16 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-const ANONYMOUS_KEY = "anonymous";
+const HOUR_MS = 3600_000;
+
+/** Why an anonymous caller was refused, in words for the person (the code says it for programs). */
+const IDENTITY_PROBLEMS: Record<string, string> = {
+  expired: "Your session has expired; sign in again.",
+  idle: "Your session ended after a period of inactivity; sign in again.",
+  revoked: "This session or token was revoked; sign in again.",
+  disabled: "This account is disabled.",
+  invalid: "The credentials sent are not valid.",
+};
 
 /** Bun's own request-body cap sits a little above ours so that our 413 (with a clear body) wins. */
 const BODY_CAP_SLACK = 1024 * 1024;
@@ -41,6 +59,46 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     connectTimeoutMs: config.upstream.connect_timeout_ms,
     responseTimeoutMs: config.upstream.response_timeout_ms,
     wsOpenTimeoutMs: config.upstream.ws_open_timeout_ms,
+  });
+
+  // Accounts and credentials (step 3 of the request flow).
+  const secret = resolveSecretKey(config);
+  if (secret.source === "generated") log.info("generated a new secret key", { path: secret.path });
+  const passwordSettings = passwordSettingsFrom(config);
+  await prepareDummyHash(passwordSettings);
+  const sessions = createSessionStore(database.db, secret.key, {
+    idleMs: config.sessions.idle_hours * HOUR_MS,
+    absoluteMs: config.sessions.absolute_days * 24 * HOUR_MS,
+    rememberMs: config.sessions.remember_days * 24 * HOUR_MS,
+    adminIdleMs: config.sessions.admin_idle_minutes * 60_000,
+    stepUpMs: config.sessions.step_up_minutes * 60_000,
+  });
+  const apiTokens = createApiTokenStore(database.db);
+  const tickets = createTicketStore(database.db);
+  const regulator = new Regulator(database.db, {
+    profile: config.regulation.profile,
+    accountMaxFailures: config.regulation.account_max_failures,
+    accountWindowSeconds: config.regulation.account_window_seconds,
+    accountBanSeconds: config.regulation.account_ban_seconds,
+    ipAttemptsPerMinute: config.regulation.ip_attempts_per_minute,
+  });
+  const resolveIdentity = createIdentityResolver({ sessions, apiTokens, tickets });
+  const resolveClient = createClientResolver(config.trusted_proxies);
+  /** Client facts of requests handed to the gateway's own routes (Elysia passes the same Request on). */
+  const clients = new WeakMap<Request, ClientInfo>();
+  const clientOf = (request: Request): ClientInfo => clients.get(request) ?? { ip: "unknown", secure: false, viaProxy: false };
+
+  const auth = authRoutes({
+    db: database.db,
+    sessions,
+    tickets,
+    regulator,
+    passwordSettings,
+    mfaKey: deriveKey(secret.key, "mfa-secret-encryption"),
+    log,
+    resolveIdentity: (request) => resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() }),
+    clientIp: (request) => clientOf(request).ip,
+    isSecure: (request) => clientOf(request).secure || request.url.startsWith("https:"),
   });
 
   const ownRoutes = new Elysia()
@@ -54,14 +112,13 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         },
       }),
     )
+    .use(auth.routes)
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
     });
 
-  // Until accounts exist (issue 3) every caller is anonymous, and all anonymous callers share
-  // one ComfyUI user that the gateway creates and names.
-  const anonymous: Principal = { kind: "anonymous" };
+  // Each signed-in user has a ComfyUI user of their own, created by the gateway on first use.
   const upstreamUsers = createUpstreamUserDirectory(database.db, upstream);
   const allowances = new Map<string | null, AccessDecision>();
   /** One decision object per ComfyUI user, so the common path allocates nothing. */
@@ -73,9 +130,9 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     }
     return allowance;
   };
-  const resolveComfyUser = async (): Promise<AccessDecision> => {
+  const resolveComfyUser = async (principalKey: string, displayName: string): Promise<AccessDecision> => {
     try {
-      return allowAs(await upstreamUsers.comfyUserFor(ANONYMOUS_KEY, "mss-anonymous"));
+      return allowAs(await upstreamUsers.comfyUserFor(principalKey, displayName));
     } catch (error) {
       // Fail closed: without the gateway's own comfy-user, ComfyUI could fall back to a
       // shared "default" user.
@@ -83,6 +140,8 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       return { allow: false, status: 502, code: "UPSTREAM_UNAVAILABLE", message: UPSTREAM_DOWN_MESSAGE, title: "ComfyUI is down" };
     }
   };
+  const principalOf = (identity: Identity): Principal =>
+    identity.kind === "user" ? { kind: "user", userId: identity.userId, username: identity.username, role: identity.role } : { kind: "anonymous" };
   const policyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes };
 
   const handle = createPipeline({
@@ -90,18 +149,33 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
     checkOrigin: createOriginCheck(config.public_origins),
-    resolveClient: createClientResolver(config.trusted_proxies),
-    authorise: ({ route, path, request, client }) => {
-      const decision = decide(anonymous, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
+    resolveClient,
+    authorise: async ({ route, path, search, request, client }) => {
+      const identity = await resolveIdentity(request, {
+        ticketPurpose: route.websocket ? "ws" : route.routeId === "view" ? "view" : null,
+        search,
+        clientIp: client().ip,
+        now: Date.now(),
+      });
+      if (identity.kind === "anonymous") {
+        const problem = identity.problem === null ? "Sign in to use ComfyUI." : (IDENTITY_PROBLEMS[identity.problem] ?? "Sign in to use ComfyUI.");
+        return { allow: false, status: 401, code: identity.problem === null ? "AUTH_REQUIRED" : `AUTH_${identity.problem.toUpperCase()}`, message: problem, title: "Sign in required", loginRedirect: true };
+      }
+      const principal = principalOf(identity);
+      const decision = decide(principal, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
       if (!decision.allow) {
         // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
         if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });
         return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
       }
-      const known = upstreamUsers.known(ANONYMOUS_KEY);
-      return known === undefined ? resolveComfyUser() : allowAs(known);
+      const principalKey = `user:${identity.userId}`;
+      const known = upstreamUsers.known(principalKey);
+      return known === undefined ? resolveComfyUser(principalKey, identity.username) : allowAs(known);
     },
-    handleOwnRoute: (request) => ownRoutes.handle(request),
+    handleOwnRoute: (request, client) => {
+      clients.set(request, client());
+      return ownRoutes.handle(request);
+    },
   });
 
   const server: Server<RelayData> = Bun.serve<RelayData>({
@@ -121,6 +195,12 @@ export async function startGateway({ config, database, log }: StartGatewayOption
 
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
   log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
+  const publicBase = config.public_origins[0] ?? url.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
+  const setupLink = auth.announceSetupLink(publicBase);
+  if (setupLink !== null) {
+    // The console, not the log: the link is a credential (single use, 30 minutes).
+    process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
+  }
   const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);
   if (!loopbackOnly && config.public_origins.length === 0) {
     log.warn("public_origins is not set: any Host name is served, which leaves room for DNS rebinding; set it to the address(es) users open", {

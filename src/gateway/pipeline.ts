@@ -4,7 +4,7 @@
  * forwarder. `gateway/` knows nothing about how a caller is identified: `authorise` is handed in.
  */
 import type { Server } from "bun";
-import { errorResponse } from "./error-response.ts";
+import { errorResponse, wantsHtml } from "./error-response.ts";
 import { forwardHttp } from "./forward-http.ts";
 import type { ClientInfo } from "./client-address.ts";
 import type { OriginVerdict } from "./origin-check.ts";
@@ -15,13 +15,23 @@ import { openRelay, type RelayData } from "./websocket-bridge.ts";
 
 export type AccessDecision =
   | { allow: true; upstreamHeaders?: Record<string, string> }
-  | { allow: false; status: number; code: string; message: string; title?: string };
+  | {
+      allow: false;
+      status: number;
+      code: string;
+      message: string;
+      title?: string;
+      /** A person navigating gets the sign-in page (then comes back) instead of an error page. */
+      loginRedirect?: boolean;
+    };
 
 export interface ClassifiedRequest {
   request: Request;
   route: RouteMatch;
   /** Canonical path used for the decision. */
   path: string;
+  /** Raw query string ("" or "?…"). */
+  search: string;
   /** Who is asking (trusted-proxy aware); computed on first use. */
   client(): ClientInfo;
 }
@@ -38,7 +48,7 @@ export interface PipelineOptions {
   /** Steps 3 and 5: identity and policy, supplied by the composition root. */
   authorise(classified: ClassifiedRequest): AccessDecision | Promise<AccessDecision>;
   /** The gateway's own routes (login, admin, health): an Elysia app's `handle`. */
-  handleOwnRoute(request: Request): Response | Promise<Response>;
+  handleOwnRoute(request: Request, client: () => ClientInfo): Response | Promise<Response>;
 }
 
 /** Routes whose answers are usually large files (see ForwardOptions.largeResponses). */
@@ -68,19 +78,21 @@ export function createPipeline(options: PipelineOptions) {
     const { target } = canonical;
     const route = classifyRoute(target, request.method);
 
-    if (route.kind === "own") return options.handleOwnRoute(request);
-
     let client: ClientInfo | null = null;
-    const classified: ClassifiedRequest = {
-      request,
-      route,
-      path: target.path,
-      client: () => (client ??= options.resolveClient(server.requestIP(request)?.address ?? null, request.headers)),
-    };
+    const clientOf = () => (client ??= options.resolveClient(server.requestIP(request)?.address ?? null, request.headers));
+    if (route.kind === "own") return options.handleOwnRoute(request, clientOf);
+
+    const classified: ClassifiedRequest = { request, route, path: target.path, search: target.search, client: clientOf };
     const pending = options.authorise(classified);
     // Most decisions are ready at once; awaiting only real promises keeps the hot path tick-free.
     const decision = pending instanceof Promise ? await pending : pending;
-    if (!decision.allow) return errorResponse(request, decision.status, decision.code, decision.message, decision.title ?? "Access denied");
+    if (!decision.allow) {
+      if (decision.loginRedirect && wantsHtml(request)) {
+        const next = encodeURIComponent(target.forwardPath + target.search);
+        return new Response(null, { status: 302, headers: { location: `/login?next=${next}`, "cache-control": "no-store" } });
+      }
+      return errorResponse(request, decision.status, decision.code, decision.message, decision.title ?? "Access denied");
+    }
 
     if (!route.methodAllowed) {
       const allow = route.allowedMethods.length > 0 ? { allow: route.allowedMethods.join(", ") } : undefined;

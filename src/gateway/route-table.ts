@@ -22,6 +22,7 @@ import {
   CUSTOM_ROUTE_FAMILIES,
   FRONTEND_STATIC_FILES,
   OWN_NAMESPACE_SEGMENT,
+  OWN_ROOT_PAGES,
 } from "./comfy-routes.ts";
 import type { ComfyRouteDef, CustomRouteFamilyDef, StaticFileRule } from "./comfy-routes.ts";
 import type { RequestTarget } from "./request-target.ts";
@@ -395,6 +396,7 @@ export function buildRouteClassifier(
 
     const ownAt = segments[0] === OWN_NAMESPACE_SEGMENT ? 1 : spelling === "api" && segments[1] === OWN_NAMESPACE_SEGMENT ? 2 : 0;
     if (ownAt > 0) return prefixMatch("own", "own", segments.slice(ownAt).join("/"), spelling, preflight);
+    if (segments.length === 1 && !target.trailingSlash && OWN_ROOT_PAGES.has(segments[0]!)) return prefixMatch("own", "own", segments[0]!, spelling, preflight);
 
     // No ComfyUI route and no static file ends in '/': '/api/prompt/' is another (404) path.
     if (!target.trailingSlash) {

@@ -25,13 +25,14 @@ async function twins(): Promise<{ direct: FakeComfyUI; behind: FakeComfyUI }> {
   return { direct, behind };
 }
 
-async function expectFaithful(gatewayUrl: string, direct: FakeComfyUI, behind: FakeComfyUI): Promise<void> {
-  // The gateway creates its ComfyUI user on first use; the direct client creates the same one.
-  const created = await fetch(`${direct.url}/api/users`, { method: "POST", body: JSON.stringify({ username: "mss-anonymous" }) });
+async function expectFaithful(gatewayUrl: string, token: string, direct: FakeComfyUI, behind: FakeComfyUI): Promise<void> {
+  // The gateway creates the signed-in account's ComfyUI user on first use; the direct client
+  // creates the same one.
+  const created = await fetch(`${direct.url}/api/users`, { method: "POST", body: JSON.stringify({ username: "tester" }) });
   const comfyUser = (await created.json()) as string;
 
   const expected = await runComfySession(direct.url, direct, { "Comfy-User": comfyUser });
-  const actual = await runComfySession(gatewayUrl, behind, { "Comfy-User": "mallory" });
+  const actual = await runComfySession(gatewayUrl, behind, { "Comfy-User": "mallory", authorization: `Bearer ${token}` });
 
   expect(actual.http.map((e) => `${e.request} ${e.status}`)).toEqual(expected.http.map((e) => `${e.request} ${e.status}`));
   for (let i = 0; i < expected.http.length; i++) expect(actual.http[i]).toEqual(expected.http[i]!);
@@ -47,7 +48,7 @@ test("a full ComfyUI session through the gateway is byte-for-byte the direct one
   const { direct, behind } = await twins();
   const gateway: TestGateway = await startTestGateway(behind.url);
   running.push(gateway);
-  await expectFaithful(gateway.url, direct, behind);
+  await expectFaithful(gateway.url, gateway.account.token, direct, behind);
 });
 
 test("the compiled x64 binary, started from a directory with nothing else in it, forwards the same session byte for byte", async () => {
@@ -55,5 +56,5 @@ test("the compiled x64 binary, started from a directory with nothing else in it,
   const { direct, behind } = await twins();
   const gateway = await spawnGateway(behind.url, { command: [binary] });
   running.push(gateway);
-  await expectFaithful(gateway.url, direct, behind);
+  await expectFaithful(gateway.url, gateway.account.token, direct, behind);
 }, 60_000);

@@ -31,7 +31,7 @@ function lastRequest() {
 
 describe("request headers", () => {
   test("identity, routing and hop-by-hop headers never reach the upstream; Host and Origin are the upstream's", async () => {
-    const response = await fetch(`${gateway.url}/api/prompt`, {
+    const response = await gateway.fetch(`/api/prompt`, {
       method: "POST",
       body: "{}",
       headers: {
@@ -45,7 +45,7 @@ describe("request headers", () => {
         "x-original-url": "/admin",
         "x-rewrite-url": "/admin",
         "x-http-method-override": "DELETE",
-        authorization: "Bearer secret",
+        authorization: `Bearer ${gateway.account.token}`,
         cookie: "mss_session=secret",
         "sec-fetch-site": "same-origin",
         origin: gateway.url,
@@ -66,15 +66,15 @@ describe("request headers", () => {
   });
 
   test("header names with underscores are dropped whole (Comfy_User, X_Forwarded_For)", async () => {
-    const raw = await rawHttp(gateway.port, "GET /api/prompt HTTP/1.1\r\nHost: gw\r\nComfy_User: alice\r\nX_Forwarded_For: 1.2.3.4\r\nConnection: close\r\n\r\n");
+    const raw = await gateway.raw("GET /api/prompt HTTP/1.1\r\nHost: gw\r\nComfy_User: alice\r\nX_Forwarded_For: 1.2.3.4\r\nConnection: close\r\n\r\n");
     expect(statusOf(raw)).toBe(200);
     const names = Object.keys(lastRequest().headers);
     expect(names.filter((n) => n.includes("_"))).toEqual([]);
   });
 
   test("a client that sent no Accept-Encoding is not answered with an encoding it did not ask for", async () => {
-    await fetch(`${gateway.url}/api/prompt`, { headers: { "accept-encoding": "" } });
-    const raw = await rawHttp(gateway.port, "GET /api/prompt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    await gateway.fetch(`/api/prompt`, { headers: { "accept-encoding": "" } });
+    const raw = await gateway.raw("GET /api/prompt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
     expect(statusOf(raw)).toBe(200);
     expect(lastRequest().headers["accept-encoding"]).toBe("identity");
   });
@@ -82,7 +82,7 @@ describe("request headers", () => {
 
 describe("responses", () => {
   test("hop-by-hop response headers are removed, every Set-Cookie is kept", async () => {
-    const response = await fetch(`${gateway.url}/api/prompt`);
+    const response = await gateway.fetch(`/api/prompt`);
     expect(response.headers.get("x-hop")).toBeNull();
     expect(response.headers.get("keep-alive")).toBeNull();
     expect(response.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
@@ -92,7 +92,7 @@ describe("responses", () => {
     probe.behaviour.gzip = true;
     probe.behaviour.bodyBytes = 4096;
     try {
-      const raw = await rawHttp(gateway.port, "GET /api/view?filename=x.bin HTTP/1.1\r\nHost: gw\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+      const raw = await gateway.raw("GET /api/view?filename=x.bin HTTP/1.1\r\nHost: gw\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
       expect(statusOf(raw)).toBe(200);
       expect(raw.toLowerCase()).toContain("content-encoding: gzip");
     } finally {
@@ -104,7 +104,7 @@ describe("responses", () => {
   test("a large response streams through intact", async () => {
     probe.behaviour.bodyBytes = 20 * 1024 * 1024;
     try {
-      const response = await fetch(`${gateway.url}/api/view?filename=big.bin`);
+      const response = await gateway.fetch(`/api/view?filename=big.bin`);
       const body = new Uint8Array(await response.arrayBuffer());
       expect(body.byteLength).toBe(20 * 1024 * 1024);
       expect(body[1000]).toBe(1000 % 251);
@@ -117,9 +117,9 @@ describe("responses", () => {
 
 describe("request bodies and the upload limit", () => {
   test("a body under the limit is streamed to the upstream, with or without a declared length", async () => {
-    const declared = await fetch(`${gateway.url}/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD - 10) });
+    const declared = await gateway.fetch(`/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD - 10) });
     expect(await declared.json()).toEqual({ received: MAX_UPLOAD - 10 });
-    const chunked = await fetch(`${gateway.url}/api/upload/image`, {
+    const chunked = await gateway.fetch(`/api/upload/image`, {
       method: "POST",
       body: new ReadableStream({
         start(controller) {
@@ -133,14 +133,14 @@ describe("request bodies and the upload limit", () => {
 
   test("a declared length over the limit is refused with 413 before the upstream is contacted", async () => {
     const before = probe.requests.length;
-    const response = await fetch(`${gateway.url}/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD + 1) });
+    const response = await gateway.fetch(`/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD + 1) });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: "UPLOAD_TOO_LARGE" });
     expect(probe.requests.length).toBe(before);
   });
 
   test("a chunked body that grows past the limit is cut off with 413", async () => {
-    const response = await fetch(`${gateway.url}/api/upload/image`, {
+    const response = await gateway.fetch(`/api/upload/image`, {
       method: "POST",
       body: new ReadableStream({
         start(controller) {
@@ -155,10 +155,10 @@ describe("request bodies and the upload limit", () => {
 
 describe("refusals made by the gateway itself", () => {
   test("an unknown route is refused with JSON for API callers and a page for browsers", async () => {
-    const api = await fetch(`${gateway.url}/manager/reboot`, { method: "POST" });
+    const api = await gateway.fetch(`/manager/reboot`, { method: "POST" });
     expect(api.status).toBe(403);
     expect(await api.json()).toEqual({ error: expect.any(String), code: "ROUTE_NOT_ALLOWED" });
-    const page = await fetch(`${gateway.url}/manager/version`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
+    const page = await gateway.fetch(`/manager/version`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
     expect(page.status).toBe(403);
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("Access denied");
@@ -166,10 +166,10 @@ describe("refusals made by the gateway itself", () => {
 
   test("a method the route does not take is 405 with Allow; OPTIONS is answered without reaching the upstream", async () => {
     const before = probe.requests.length;
-    const wrong = await fetch(`${gateway.url}/api/interrupt`, { method: "GET" });
+    const wrong = await gateway.fetch(`/api/interrupt`, { method: "GET" });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get("allow")).toContain("POST");
-    const options = await fetch(`${gateway.url}/api/prompt`, { method: "OPTIONS" });
+    const options = await gateway.fetch(`/api/prompt`, { method: "OPTIONS" });
     expect(options.status).toBe(204);
     expect(probe.requests.length).toBe(before);
   });
@@ -177,7 +177,7 @@ describe("refusals made by the gateway itself", () => {
   test("a bad path is 400 with a code, and nothing is forwarded", async () => {
     const before = probe.requests.length;
     for (const target of ["/api/prompt%00", "/api%2Fprompt", "/api/%5cprompt", "//api/prompt"]) {
-      const raw = await rawHttp(gateway.port, `GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+      const raw = await gateway.raw(`GET ${target} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`);
       expect(statusOf(raw)).toBe(400);
       expect(raw).toContain('"code":"BAD_PATH');
     }
@@ -187,7 +187,7 @@ describe("refusals made by the gateway itself", () => {
   test("dot segments, raw or encoded, are resolved before classification and the resolved path is what is forwarded", async () => {
     // Bun's URL parser resolves `..`, `%2e%2e` and `\\` (WHATWG rules) before the gateway sees the
     // target; the gateway classifies that result and forwards exactly it.
-    const raw = await rawHttp(gateway.port, "GET /extensions/%2e%2e/api/prompt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    const raw = await gateway.raw("GET /extensions/%2e%2e/api/prompt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
     expect(statusOf(raw)).toBe(200);
     expect(lastRequest().target).toBe("/api/prompt");
   });
@@ -196,7 +196,7 @@ describe("refusals made by the gateway itself", () => {
 describe("requests from other sites (CSRF, cross-site WebSocket hijacking)", () => {
   async function refused(init: RequestInit & { headers: Record<string, string> }, path = "/api/prompt") {
     const before = probe.requests.length;
-    const response = await fetch(gateway.url + path, init);
+    const response = await gateway.fetch(path, init);
     expect(response.status).toBe(403);
     expect(probe.requests.length).toBe(before);
     const text = await response.text();
@@ -214,12 +214,12 @@ describe("requests from other sites (CSRF, cross-site WebSocket hijacking)", () 
   test("a cross-site fetch is refused even without an Origin; a cross-site navigation is allowed", async () => {
     expect((await refused({ headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" } }, "/api/queue")).code).toBe("CROSS_SITE_REQUEST");
     expect((await refused({ headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "embed" } }, "/")).code).toBe("CROSS_SITE_REQUEST");
-    const navigation = await fetch(`${gateway.url}/api/prompt`, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" } });
+    const navigation = await gateway.fetch(`/api/prompt`, { headers: { "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" } });
     expect(navigation.status).toBe(200);
   });
 
   test("a WebSocket upgrade from another origin is refused", async () => {
-    const response = await fetch(`${gateway.url}/ws`, {
+    const response = await gateway.fetch(`/ws`, {
       headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", origin: "http://evil.example" },
     });
     expect(response.status).toBe(403);
@@ -228,9 +228,9 @@ describe("requests from other sites (CSRF, cross-site WebSocket hijacking)", () 
   test("with public_origins set, only those origins may send requests", async () => {
     const gw = await startTestGateway(probe.url, [], { MSS_LOGIN_PUBLIC_ORIGINS: `https://comfy.example.com,${"http://127.0.0.1"}` });
     try {
-      const ok = await rawHttp(gw.port, "POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: https://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+      const ok = await gw.raw("POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: https://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
       expect(statusOf(ok)).toBe(200);
-      const wrong = await rawHttp(gw.port, "POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: http://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+      const wrong = await gw.raw("POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: http://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
       expect(statusOf(wrong)).toBe(403);
     } finally {
       await gw.stop();
@@ -243,10 +243,10 @@ describe("Host validation (checklist 5.1.12)", () => {
     const gw = await startTestGateway(probe.url, [], { MSS_LOGIN_PUBLIC_ORIGINS: "https://comfy.example.com" });
     try {
       const before = probe.requests.length;
-      const wrong = await rawHttp(gw.port, "GET /api/prompt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      const wrong = await gw.raw("GET /api/prompt HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
       expect(statusOf(wrong)).toBe(421);
       expect(probe.requests.length).toBe(before);
-      const right = await rawHttp(gw.port, "GET /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nConnection: close\r\n\r\n");
+      const right = await gw.raw("GET /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nConnection: close\r\n\r\n");
       expect(statusOf(right)).toBe(200);
       expect(lastRequest().headers["host"]).toBe(`127.0.0.1:${probe.port}`);
     } finally {
@@ -259,7 +259,7 @@ describe("upstream failures", () => {
   test("a slow upstream gives 504 after the response timeout", async () => {
     probe.behaviour.delayMs = 1500;
     try {
-      const response = await fetch(`${gateway.url}/api/prompt`);
+      const response = await gateway.fetch(`/api/prompt`);
       expect(response.status).toBe(504);
       expect(await response.json()).toMatchObject({ code: "UPSTREAM_TIMEOUT" });
     } finally {
@@ -269,7 +269,7 @@ describe("upstream failures", () => {
 
   test("a slow upload is not mistaken for a slow ComfyUI: the response timeout counts from the last byte sent", async () => {
     let sent = 0;
-    const response = await fetch(`${gateway.url}/api/upload/image`, {
+    const response = await gateway.fetch(`/api/upload/image`, {
       method: "POST",
       body: new ReadableStream({
         async pull(controller) {
@@ -288,18 +288,18 @@ describe("upstream failures", () => {
   test("a down upstream gives 502 JSON to API callers and a readable page to browsers; the gateway's own routes still answer", async () => {
     const down = await startTestGateway("http://127.0.0.1:9"); // discard port: nothing listens
     try {
-      const api = await fetch(`${down.url}/api/prompt`);
+      const api = await down.fetch(`/api/prompt`);
       expect(api.status).toBe(502);
       expect(await api.json()).toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
-      const page = await fetch(`${down.url}/`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
+      const page = await down.fetch(`/`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
       expect(page.status).toBe(502);
       const html = await page.text();
       expect(html).toContain("ComfyUI is down");
       expect(html).not.toContain("127.0.0.1:9"); // internal addresses are not shown
-      const health = await fetch(`${down.url}/mss-login/health`);
+      const health = await down.fetch(`/mss-login/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: "degraded", upstream: { reachable: false } });
-      const ws = await fetch(`${down.url}/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+      const ws = await down.fetch(`/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
       expect(ws.status).toBe(502);
     } finally {
       await down.stop();
@@ -311,10 +311,10 @@ describe("upstream failures", () => {
     const gw = await startTestGateway(garbage.url);
     try {
       for (let i = 0; i < 3; i++) {
-        const response = await fetch(`${gw.url}/api/prompt`);
+        const response = await gw.fetch(`/api/prompt`);
         expect(response.status).toBe(502);
       }
-      expect((await fetch(`${gw.url}/mss-login/health`)).status).toBe(200);
+      expect((await gw.fetch(`/mss-login/health`)).status).toBe(200);
     } finally {
       await gw.stop();
       garbage.stop();
@@ -324,7 +324,7 @@ describe("upstream failures", () => {
 
 describe("WebSocket relay", () => {
   function connect(path = "/ws?clientId=relay-test"): Promise<{ socket: WebSocket; messages: Array<string | Uint8Array>; closed: Promise<CloseEvent> }> {
-    const socket = new WebSocket(gateway.wsUrl + path);
+    const socket = gateway.websocket(path);
     socket.binaryType = "arraybuffer";
     const messages: Array<string | Uint8Array> = [];
     socket.onmessage = (event) => messages.push(typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer));
@@ -382,7 +382,7 @@ describe("WebSocket relay", () => {
   });
 
   test("the upgrade reaches the upstream with its Origin and without client identity headers", async () => {
-    const socket = new WebSocket(`${gateway.wsUrl}/api/ws?clientId=abc`, { headers: { origin: gateway.url, "comfy-user": "mallory" } } as unknown as string[]);
+    const socket = gateway.websocket("/api/ws?clientId=abc", { origin: gateway.url, "comfy-user": "mallory" });
     await new Promise((resolve) => (socket.onopen = resolve));
     const upgrade = probe.requests.filter((r) => r.target.startsWith("/api/ws")).at(-1)!;
     expect(upgrade.target).toBe("/api/ws?clientId=abc");

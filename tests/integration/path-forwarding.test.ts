@@ -24,7 +24,7 @@ afterAll(async () => {
 
 async function send(method: string, target: string, extraHeaders = ""): Promise<{ status: number; arrived: string | null; raw: string }> {
   fake.clearRequests();
-  const raw = await rawHttp(gateway.port, `${method} ${target} HTTP/1.1\r\nHost: gw.test\r\n${extraHeaders}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+  const raw = await gateway.raw(`${method} ${target} HTTP/1.1\r\nHost: gw.test\r\n${extraHeaders}Content-Length: 0\r\nConnection: close\r\n\r\n`);
   const arrived = fake.requests().filter((r) => r.target !== "/api/users");
   return { status: statusOf(raw), arrived: arrived.length > 0 ? arrived.at(-1)!.target : null, raw };
 }
@@ -158,15 +158,15 @@ describe("the decision is made on the route, not on spelling or suffix", () => {
 
   test("ambiguous framing and underscore identity headers are refused or dropped (5.1.14)", async () => {
     fake.clearRequests();
-    const smuggled = await rawHttp(gateway.port, "POST /api/prompt HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n");
+    const smuggled = await gateway.raw("POST /api/prompt HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n");
     expect(statusOf(smuggled)).toBe(400);
-    const duplicate = await rawHttp(gateway.port, "POST /api/prompt HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{}");
+    const duplicate = await gateway.raw("POST /api/prompt HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{}");
     expect(statusOf(duplicate)).toBe(400);
     expect(fake.requests().filter((r) => r.target === "/api/prompt")).toEqual([]);
     const { arrived } = await send("GET", "/api/settings", "Comfy_User: alice\r\ncomfy-user: alice\r\n");
     expect(arrived).toBe("/api/settings");
     const seen = fake.requests().at(-1)!.headers;
     expect(seen["comfy_user"]).toBeUndefined();
-    expect(seen["comfy-user"]).toStartWith("mss-anonymous_");
+    expect(seen["comfy-user"]).toStartWith("tester_"); // the gateway's ComfyUI user for the signed-in account
   });
 });

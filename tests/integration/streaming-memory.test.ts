@@ -19,7 +19,7 @@ beforeAll(async () => {
   probe = await startProbeUpstream();
   gateway = await spawnGateway(probe.url, { env: { MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(600 * MB) } });
   // Warm up the code paths so that what is measured is the body, not first-use allocations.
-  for (let i = 0; i < 3; i++) await (await fetch(`${gateway.url}/api/upload/image`, { method: "POST", body: new Uint8Array(4 * MB) })).arrayBuffer();
+  for (let i = 0; i < 3; i++) await (await gateway.fetch(`/api/upload/image`, { method: "POST", body: new Uint8Array(4 * MB) })).arrayBuffer();
 });
 afterAll(async () => {
   await gateway.stop();
@@ -37,7 +37,7 @@ test("a 500 MB upload streams to the upstream without growing the gateway's memo
       sent += chunk.byteLength;
     },
   });
-  const response = await fetch(`${gateway.url}/api/upload/image`, {
+  const response = await gateway.fetch(`/api/upload/image`, {
     method: "POST",
     body,
     headers: { "content-length": String(UPLOAD_BYTES) },
@@ -54,7 +54,7 @@ test("a 500 MB upload streams to the upstream without growing the gateway's memo
 test("a WebSocket client that stops reading pushes back on ComfyUI instead of filling the gateway, and then gets everything in order", async () => {
   const COUNT = 300;
   const SIZE = 1024 * 1024; // 300 MB in 1 MB binary messages
-  const socket = new WebSocket(`${gateway.url.replace("http", "ws")}/ws?clientId=slow-reader`) as unknown as Bun.WebSocket;
+  const socket = gateway.websocket("/ws?clientId=slow-reader") as unknown as Bun.WebSocket;
   socket.binaryType = "arraybuffer";
   let received = 0;
   let inOrder = true;
@@ -86,7 +86,7 @@ test("a 300 MB download streams to the client the same way", async () => {
   probe.behaviour.bodyBytes = 300 * MB;
   try {
     const before = memoryOf(gateway.pid);
-    const response = await fetch(`${gateway.url}/api/view?filename=big.bin`);
+    const response = await gateway.fetch(`/api/view?filename=big.bin`);
     let received = 0;
     const reader = response.body!.getReader();
     for (let part = await reader.read(); !part.done; part = await reader.read()) received += part.value.byteLength;

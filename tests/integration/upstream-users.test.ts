@@ -12,20 +12,30 @@ import { loadConfig } from "../../src/config/index.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { startFakeComfyUI } from "../fake-comfyui/server.ts";
+import { createTestAccount, TEST_PASSWORD_ENV, type TestAccount } from "../support/gateway.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A gateway on a given data directory, so that a restart keeps its database. */
+const accounts = new Map<string, TestAccount>();
+
+/** A gateway on a given data directory (with one account), so that a restart keeps its database. */
 async function gatewayOn(dataDir: string, upstreamUrl: string) {
-  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl], env: {}, cwd: dataDir });
+  let account = accounts.get(dataDir);
+  if (!account) {
+    account = await createTestAccount(dataDir);
+    accounts.set(dataDir, account);
+  }
+  const token = account.token;
+  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl], env: TEST_PASSWORD_ENV, cwd: dataDir });
   const database = openDatabase(config.data_dir);
   applyMigrations(database.sqlite);
   const gateway = await startGateway({ config, database, log: createLogger("error") });
   return {
     url: gateway.url,
+    fetch: (path: string, init: RequestInit = {}) => fetch(gateway.url + path, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${token}` } }),
     async stop() {
       await gateway.stop();
       database.close();
@@ -45,28 +55,28 @@ test("one ComfyUI user is created on first use, even for concurrent first reques
   const dataDir = tempDir();
 
   const first = await gatewayOn(dataDir, fake.url);
-  const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(`${first.url}/api/settings`)));
+  const answers = await Promise.all(Array.from({ length: 8 }, () => first.fetch("/api/settings")));
   expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
   await first.stop();
 
   const second = await gatewayOn(dataDir, fake.url);
   cleanups.push(() => second.stop());
-  expect((await fetch(`${second.url}/api/settings`)).status).toBe(200);
+  expect((await second.fetch("/api/settings")).status).toBe(200);
 
   const created = fake.requests().filter((r) => r.method === "POST" && r.target === "/api/users");
   expect(created.length).toBe(1);
   const users = Object.values(((await (await fetch(`${fake.url}/api/users`)).json()) as { users: Record<string, string> }).users);
-  expect(users).toEqual(["mss-anonymous"]);
+  expect(users).toEqual(["tester"]);
 });
 
 test("a ComfyUI user left from an earlier installation is adopted instead of failing on 'Duplicate username.'", async () => {
-  const fake = await startFakeComfyUI({ multiUser: true, users: { "mss-anonymous_0f0f0f0f-0000-4000-8000-000000000000": "mss-anonymous" } });
+  const fake = await startFakeComfyUI({ multiUser: true, users: { "tester_0f0f0f0f-0000-4000-8000-000000000000": "tester" } });
   cleanups.push(() => fake.stop());
   const gateway = await gatewayOn(tempDir(), fake.url);
   cleanups.push(() => gateway.stop());
-  expect((await fetch(`${gateway.url}/api/userdata?dir=workflows`)).status).toBe(404); // the user exists, no workflows yet
+  expect((await gateway.fetch("/api/userdata?dir=workflows")).status).toBe(404); // the user exists, no workflows yet
   const seen = fake.requests().filter((r) => r.target.startsWith("/api/userdata"));
-  expect(seen.at(-1)!.headers["comfy-user"]).toBe("mss-anonymous_0f0f0f0f-0000-4000-8000-000000000000");
+  expect(seen.at(-1)!.headers["comfy-user"]).toBe("tester_0f0f0f0f-0000-4000-8000-000000000000");
 });
 
 test("a single-user ComfyUI gets no comfy-user header and no user is created", async () => {
@@ -74,7 +84,7 @@ test("a single-user ComfyUI gets no comfy-user header and no user is created", a
   cleanups.push(() => fake.stop());
   const gateway = await gatewayOn(tempDir(), fake.url);
   cleanups.push(() => gateway.stop());
-  const response = await fetch(`${gateway.url}/api/users`, { headers: { "comfy-user": "mallory" } });
+  const response = await gateway.fetch("/api/users", { headers: { "comfy-user": "mallory" } });
   expect(await response.json()).toEqual({ storage: "server", migrated: false });
   expect(fake.requests().some((r) => r.method === "POST" && r.target === "/api/users")).toBe(false);
   expect(fake.requests().every((r) => r.headers["comfy-user"] === undefined)).toBe(true);
@@ -93,7 +103,7 @@ test("an upstream whose /api/users is not ComfyUI's answer is not taken for sing
   cleanups.push(() => impostor.stop(true));
   const gateway = await gatewayOn(tempDir(), `http://127.0.0.1:${impostor.port}`);
   cleanups.push(() => gateway.stop());
-  const response = await fetch(`${gateway.url}/api/settings`);
+  const response = await gateway.fetch("/api/settings");
   expect(response.status).toBe(502);
   expect(seen).toEqual(["/api/users"]);
 });

@@ -52,7 +52,8 @@ async function record(base: string, path: string, init: RequestInit, headers: Re
 export async function runComfySession(base: string, fake: FakeComfyUI, headers: Record<string, string>): Promise<RecordedRun> {
   const http: RecordedExchange[] = [];
   const frames: string[] = [];
-  const socket = new WebSocket(`${base.replace("http://", "ws://")}/ws?clientId=session-1`);
+  // Credentials go on the upgrade too (Bun's WebSocket client can send headers; browsers use a ticket).
+  const socket = new WebSocket(`${base.replace("http://", "ws://")}/ws?clientId=session-1`, { headers } as unknown as string[]);
   socket.binaryType = "arraybuffer";
   socket.onmessage = (event) => {
     frames.push(typeof event.data === "string" ? event.data : `binary:${Buffer.from(event.data as ArrayBuffer).toString("base64")}`);

@@ -6,18 +6,78 @@ import { startGateway, type RunningGateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
+import { createApiTokenStore } from "../../src/auth/api-tokens.ts";
+import { createUser } from "../../src/auth/users.ts";
+import type { Role } from "../../src/rbac/policy.ts";
 
-export interface TestGateway extends RunningGateway {
+/** Cheap argon2 for tests: the gateway's own defaults cost tens of milliseconds per hash. */
+export const TEST_PASSWORD_ENV = { MSS_LOGIN_PASSWORD__ARGON2_MEMORY_KIB: "7168", MSS_LOGIN_PASSWORD__ARGON2_TIME_COST: "1" };
+const TEST_PASSWORD_SETTINGS = { minLength: 12, argon2MemoryKib: 7168, argon2TimeCost: 1 };
+export const TEST_PASSWORD = "correct horse battery staple";
+
+export interface TestAccount {
+  userId: string;
+  username: string;
+  password: string;
+  /** An API token with every scope. */
+  token: string;
+}
+
+/** Creates an account (and an API token for it) in the gateway's data directory. */
+export async function createTestAccount(dataDir: string, username = "tester", role: Role = "user"): Promise<TestAccount> {
+  const database = openDatabase(dataDir);
+  try {
+    applyMigrations(database.sqlite);
+    const user = await createUser(database.db, { username, password: TEST_PASSWORD, role }, TEST_PASSWORD_SETTINGS);
+    const { token } = createApiTokenStore(database.db).create({ userId: user.id, label: "tests", hours: 24, scopes: ["read", "run", "admin"], allowNonExpiring: false, now: Date.now() });
+    return { userId: user.id, username, password: TEST_PASSWORD, token };
+  } finally {
+    database.close();
+  }
+}
+
+/** What authenticated test clients need: fetch and raw requests that carry the account's token. */
+export interface AuthedClient {
+  account: TestAccount;
+  /** fetch(url + path) with `Authorization: Bearer <token>` added. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Raw HTTP: the Authorization line goes in right after the request line. */
+  raw(request: string): Promise<string>;
+  /** WebSocket to ws://…path with the token on the upgrade. */
+  websocket(path: string, headers?: Record<string, string>): WebSocket;
+}
+
+function authedClient(url: string, port: number, account: TestAccount): AuthedClient {
+  return {
+    account,
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${account.token}`);
+      return fetch(url + path, { ...init, headers });
+    },
+    raw(request) {
+      const lineEnd = request.indexOf("\r\n");
+      return rawHttp(port, `${request.slice(0, lineEnd)}\r\nAuthorization: Bearer ${account.token}${request.slice(lineEnd)}`);
+    },
+    websocket(path, headers = {}) {
+      return new WebSocket(url.replace("http://", "ws://") + path, { headers: { authorization: `Bearer ${account.token}`, ...headers } } as unknown as string[]);
+    },
+  };
+}
+
+export interface TestGateway extends RunningGateway, AuthedClient {
   dataDir: string;
   /** ws://127.0.0.1:PORT */
   wsUrl: string;
 }
 
-export async function startTestGateway(upstreamUrl: string, flags: string[] = [], env: Record<string, string> = {}): Promise<TestGateway> {
+/** The gateway in-process, with one account (role `user` unless told) whose token the helpers use. */
+export async function startTestGateway(upstreamUrl: string, flags: string[] = [], env: Record<string, string> = {}, role: Role = "user"): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
+  const account = await createTestAccount(dataDir, "tester", role);
   const { config } = loadConfig({
     argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl, ...flags],
-    env,
+    env: { ...TEST_PASSWORD_ENV, ...env },
     cwd: dataDir,
   });
   const database = openDatabase(config.data_dir);
@@ -25,6 +85,7 @@ export async function startTestGateway(upstreamUrl: string, flags: string[] = []
   const gateway = await startGateway({ config, database, log: createLogger("error") });
   return {
     ...gateway,
+    ...authedClient(gateway.url, gateway.port, account),
     dataDir,
     wsUrl: gateway.url.replace("http://", "ws://"),
     async stop() {
@@ -52,7 +113,7 @@ export function statusOf(rawResponse: string): number {
   return Number(rawResponse.slice(9, 12));
 }
 
-export interface SpawnedGateway {
+export interface SpawnedGateway extends AuthedClient {
   url: string;
   port: number;
   pid: number;
@@ -71,10 +132,11 @@ export async function spawnGateway(
   options: { command?: string[]; cwd?: string; env?: Record<string, string>; flags?: string[] } = {},
 ): Promise<SpawnedGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
+  const account = await createTestAccount(dataDir);
   const command = options.command ?? [process.execPath, join(import.meta.dir, "../../src/main.ts")];
   const child = Bun.spawn(
     [...command, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl, "--data-dir", dataDir, ...(options.flags ?? [])],
-    { cwd: options.cwd ?? dataDir, env: { PATH: process.env.PATH ?? "", ...options.env }, stdout: "ignore", stderr: "pipe" },
+    { cwd: options.cwd ?? dataDir, env: { PATH: process.env.PATH ?? "", ...TEST_PASSWORD_ENV, ...options.env }, stdout: "ignore", stderr: "pipe" },
   );
   let stderr = "";
   const decoder = new TextDecoder();
@@ -95,6 +157,7 @@ export async function spawnGateway(
     })();
   });
   return {
+    ...authedClient(`http://127.0.0.1:${port}`, port, account),
     url: `http://127.0.0.1:${port}`,
     port,
     pid: child.pid,

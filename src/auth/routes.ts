@@ -1,0 +1,289 @@
+/**
+ * The gateway's sign-in surface: `/login`, `/logout`, first-run `/setup`, `/mss-login/api/me`
+ * and tickets. Kept on the original MSS-Login's paths and answer shapes where its clients
+ * depend on them (JSON `{message, jwt_token, redirect_url}` after a login), with its weaknesses
+ * fixed: no account oracle in answers or timing, stored regulation, no open redirect.
+ */
+import { eq } from "drizzle-orm";
+import { Elysia } from "elysia";
+import type { Db } from "../db/index.ts";
+import { jsonError, wantsHtml } from "../gateway/error-response.ts";
+import type { Logger } from "../log.ts";
+import { verifyLoginCode, mfaStatus, useRecoveryCode } from "./mfa.ts";
+import { looksLikeRecoveryCode } from "./recovery-codes.ts";
+import type { PasswordSettings } from "./passwords.ts";
+import { verifyDummyPassword } from "./passwords.ts";
+import type { Regulator } from "./regulation.ts";
+import type { SessionStore } from "./sessions.ts";
+import { setupTokens } from "./tables.ts";
+import type { TicketStore } from "./tickets.ts";
+import { AccountError, checkUserPassword, countUsers, createUser, recordLogin } from "./users.ts";
+import { SESSION_COOKIE, type Identity } from "./identity.ts";
+import { hashToken } from "./api-tokens.ts";
+import loginPage from "../../static/login.html" with { type: "text" };
+import setupPage from "../../static/setup.html" with { type: "text" };
+// @ts-expect-error -- browser script embedded as text; it has no TypeScript declarations
+import loginScript from "../../static/login.js" with { type: "text" };
+// @ts-expect-error -- browser script embedded as text; it has no TypeScript declarations
+import setupScript from "../../static/setup.js" with { type: "text" };
+import pagesCss from "../../static/pages.css" with { type: "text" };
+
+/** Every login answer takes at least this long, whatever happened, so time tells nothing. */
+export const LOGIN_FLOOR_MS = 250;
+const SETUP_LIFETIME_MS = 30 * 60_000;
+const MAX_BODY_FIELD = 1100;
+
+export interface AuthRouteDeps {
+  db: Db;
+  sessions: SessionStore;
+  tickets: TicketStore;
+  regulator: Regulator;
+  passwordSettings: PasswordSettings;
+  mfaKey: Uint8Array;
+  log: Logger;
+  resolveIdentity(request: Request): Promise<Identity>;
+  clientIp(request: Request): string;
+  /** The request reached us over HTTPS (directly or per a trusted proxy): the cookie is Secure. */
+  isSecure(request: Request): boolean;
+  now?: () => number;
+}
+
+const STATIC_FILES: Record<string, { body: string; type: string }> = {
+  "login.js": { body: loginScript as unknown as string, type: "text/javascript; charset=utf-8" },
+  "setup.js": { body: setupScript as unknown as string, type: "text/javascript; charset=utf-8" },
+  "pages.css": { body: pagesCss as unknown as string, type: "text/css; charset=utf-8" },
+};
+
+const PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "referrer-policy": "same-origin",
+};
+
+function page(html: unknown): Response {
+  return new Response(html as string, { headers: PAGE_HEADERS });
+}
+
+/** Only a same-site path may be a redirect target: `/x`, never `//host`, `/\host` or a scheme. */
+export function safeNext(next: unknown): string {
+  if (typeof next !== "string" || next.length === 0 || next.length > 2048) return "/";
+  if (!next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\") || /[\u0000-\u001f\\]/.test(next)) return "/";
+  return next;
+}
+
+function truthy(value: unknown): boolean {
+  return value === true || (typeof value === "string" && ["1", "true", "yes", "on"].includes(value.toLowerCase()));
+}
+
+/** Form or JSON body as string fields; anything else (or oversized) is empty. */
+async function readFields(request: Request): Promise<Record<string, string>> {
+  const type = request.headers.get("content-type") ?? "";
+  const fields: Record<string, string> = {};
+  try {
+    if (type.includes("application/json")) {
+      const body = (await request.json()) as unknown;
+      if (body !== null && typeof body === "object" && !Array.isArray(body)) {
+        for (const [key, value] of Object.entries(body)) {
+          if (typeof value === "string" && value.length <= MAX_BODY_FIELD) fields[key] = value;
+          else if (typeof value === "boolean") fields[key] = String(value);
+        }
+      }
+    } else if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
+      const form = await request.formData();
+      for (const [key, value] of form) if (typeof value === "string" && value.length <= MAX_BODY_FIELD) fields[key] = value;
+    }
+  } catch {
+    // A malformed body reads as no fields: the answer is then "invalid credentials".
+  }
+  return fields;
+}
+
+function sessionCookie(token: string, maxAgeSeconds: number | null, secure: boolean): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}${maxAgeSeconds === null ? "" : `; Max-Age=${maxAgeSeconds}`}`;
+}
+
+function clearedCookie(secure: boolean): string {
+  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}; Max-Age=0`;
+}
+
+async function padTo(started: number, floorMs: number): Promise<void> {
+  const spent = performance.now() - started;
+  // A little jitter on top of the floor, so that an unusually slow success cannot stand out.
+  const target = floorMs + Math.random() * 50;
+  if (spent < target) await Bun.sleep(target - spent);
+}
+
+export function authRoutes(deps: AuthRouteDeps) {
+  const now = deps.now ?? Date.now;
+
+  /** First run: with no accounts, a one-time setup link goes to the console (not the log). */
+  function announceSetupLink(origin: string): string | null {
+    if (countUsers(deps.db) > 0) return null;
+    const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    const at = now();
+    deps.db.insert(setupTokens).values({ tokenHash: hashToken(token), createdAt: at, expiresAt: at + SETUP_LIFETIME_MS }).run();
+    return `${origin}/setup?token=${token}`;
+  }
+
+  function consumeSetupToken(token: string): boolean {
+    const at = now();
+    const used = deps.db
+      .update(setupTokens)
+      .set({ usedAt: at })
+      .where(eq(setupTokens.tokenHash, hashToken(token)))
+      .returning({ expiresAt: setupTokens.expiresAt, usedAt: setupTokens.usedAt })
+      .all();
+    // The update above marks it; a second use finds usedAt already set by the first.
+    const row = used[0];
+    return row !== undefined && row.expiresAt > at;
+  }
+
+  async function startSession(request: Request, userId: string, rememberMe: boolean, next: string, message: string): Promise<Response> {
+    const at = now();
+    const issued = await deps.sessions.issue({ userId, rememberMe, clientIp: deps.clientIp(request), userAgent: request.headers.get("user-agent"), now: at });
+    recordLogin(deps.db, userId, at);
+    const cookie = sessionCookie(issued.token, issued.cookieMaxAgeSeconds, deps.isSecure(request));
+    if (wantsHtml(request) || (request.headers.get("accept") ?? "").includes("text/html")) {
+      return new Response(null, { status: 302, headers: { location: next, "set-cookie": cookie, "cache-control": "no-store" } });
+    }
+    return new Response(JSON.stringify({ message, jwt_token: issued.token, redirect_url: next, remember_me: rememberMe }), {
+      headers: { "content-type": "application/json; charset=utf-8", "set-cookie": cookie, "cache-control": "no-store" },
+    });
+  }
+
+  function loginRefused(request: Request, next: string): Response {
+    if (wantsHtml(request)) return new Response(null, { status: 302, headers: { location: `/login?error=1&next=${encodeURIComponent(next)}` } });
+    return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+  }
+
+  async function login(request: Request): Promise<Response> {
+    const started = performance.now();
+    const fields = await readFields(request);
+    const next = safeNext(fields.next);
+    const username = (fields.username ?? "").trim();
+    const password = fields.password ?? "";
+
+    const attempt = deps.regulator.takeAttempt(deps.clientIp(request), now());
+    if (!attempt.allowed) {
+      return jsonError(429, "TOO_MANY_ATTEMPTS", `Too many sign-in attempts. Try again in ${attempt.retryAfterSeconds} s.`, { "retry-after": String(attempt.retryAfterSeconds) });
+    }
+
+    let userId: string | null = null;
+    if (deps.regulator.accountBanned(username, now())) {
+      // Same work and same answer as a wrong password: a ban must not be observable.
+      await verifyDummyPassword(password, deps.passwordSettings);
+    } else {
+      const checked = await checkUserPassword(deps.db, username, password, deps.passwordSettings);
+      if (checked.ok) userId = checked.user.id;
+      else deps.regulator.recordFailure(username, now());
+    }
+    if (userId === null) {
+      await padTo(started, LOGIN_FLOOR_MS);
+      return loginRefused(request, next);
+    }
+
+    // Second factor, in the same request: the code travels with the password.
+    if (mfaStatus(deps.db, userId).state === "enabled") {
+      const code = (fields.code ?? "").trim();
+      if (code === "") {
+        await padTo(started, LOGIN_FLOOR_MS);
+        return new Response(JSON.stringify({ error: "Enter the code from your authenticator app.", code: "MFA_REQUIRED", mfa_required: true }), {
+          status: 401,
+          headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+        });
+      }
+      const second = looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, userId, code, now());
+      if (second.status !== "ok") {
+        deps.regulator.recordFailure(username, now());
+        await padTo(started, LOGIN_FLOOR_MS);
+        return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+      }
+    }
+
+    deps.regulator.recordSuccess(username, now());
+    await padTo(started, LOGIN_FLOOR_MS);
+    return startSession(request, userId, truthy(fields.remember_me ?? fields.remember), next, "Login successful");
+  }
+
+  async function logout(request: Request): Promise<Response> {
+    const identity = await deps.resolveIdentity(request);
+    if (identity.kind === "user" && identity.credential.kind === "session") deps.sessions.revoke(identity.credential.jti, now());
+    const cookie = clearedCookie(deps.isSecure(request));
+    if (wantsHtml(request) || request.method === "GET") return new Response(null, { status: 302, headers: { location: "/login", "set-cookie": cookie } });
+    return new Response(JSON.stringify({ message: "Logged out" }), { headers: { "content-type": "application/json; charset=utf-8", "set-cookie": cookie } });
+  }
+
+  async function setup(request: Request): Promise<Response> {
+    const started = performance.now();
+    const fields = await readFields(request);
+    if (countUsers(deps.db) > 0) return jsonError(409, "ALREADY_SET_UP", "The owner account exists already; sign in instead.");
+    if (!fields.token || !consumeSetupToken(fields.token)) {
+      await padTo(started, LOGIN_FLOOR_MS);
+      return jsonError(403, "BAD_SETUP_TOKEN", "This setup link is not valid (used, expired or mistyped). Restart the gateway for a new one, or use `mss-login user add`.");
+    }
+    try {
+      const user = await createUser(deps.db, { username: (fields.username ?? "").trim(), password: fields.password ?? "", role: "owner" }, deps.passwordSettings, now());
+      deps.log.info("owner account created", { username: user.username, via: "setup link" });
+      return startSession(request, user.id, false, "/", "Owner created");
+    } catch (error) {
+      // The link stays usable after a refused password: undo the consumption.
+      deps.db.update(setupTokens).set({ usedAt: null }).where(eq(setupTokens.tokenHash, hashToken(fields.token))).run();
+      if (error instanceof AccountError) return jsonError(400, error.code, error.message);
+      throw error;
+    }
+  }
+
+  async function me(request: Request): Promise<Response> {
+    const identity = await deps.resolveIdentity(request);
+    const body =
+      identity.kind === "user"
+        ? { username: identity.username, role: identity.role, groups: [identity.role], is_admin: identity.role === "owner" || identity.role === "admin", mfa_enabled: mfaStatus(deps.db, identity.userId).state === "enabled" }
+        : { username: null, role: "guest", groups: ["guest"], is_admin: false, mfa_enabled: false };
+    return new Response(JSON.stringify(body), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+  }
+
+  async function ticket(request: Request): Promise<Response> {
+    const identity = await deps.resolveIdentity(request);
+    if (identity.kind !== "user" || identity.credential.kind === "ticket") return jsonError(401, "AUTH_REQUIRED", "Sign in (or send an API token) to get a ticket.");
+    const fields = await readFields(request);
+    const purpose = fields.purpose === "view" ? "view" : fields.purpose === "ws" || fields.purpose === undefined ? "ws" : null;
+    if (purpose === null) return jsonError(400, "BAD_PURPOSE", 'A ticket is for "ws" or "view".');
+    const credential = identity.credential;
+    const issued = deps.tickets.issue({
+      userId: identity.userId,
+      purpose,
+      sessionJti: credential.kind === "session" ? credential.jti : null,
+      apiTokenId: credential.kind === "api-token" ? credential.tokenId : null,
+      now: now(),
+    });
+    return new Response(JSON.stringify({ ticket: issued.ticket, purpose, expires_in: 60 }), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+  }
+
+  const routes = new Elysia({ name: "auth" })
+    .get("/login", async ({ request }) => {
+      if (countUsers(deps.db) === 0) return page(`<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/mss-login/static/pages.css"><main class="card"><h1>Not set up yet</h1><p>Open the one-time setup link printed on the gateway's console, or create the owner with <code>mss-login user add</code>.</p></main>`);
+      const identity = await deps.resolveIdentity(request);
+      if (identity.kind === "user") return new Response(null, { status: 302, headers: { location: safeNext(new URL(request.url).searchParams.get("next")) } });
+      return page(loginPage);
+    })
+    .post("/login", ({ request }) => login(request))
+    .get("/logout", ({ request }) => logout(request))
+    .post("/logout", ({ request }) => logout(request))
+    .get("/setup", () => (countUsers(deps.db) > 0 ? new Response(null, { status: 302, headers: { location: "/login" } }) : page(setupPage)))
+    .post("/setup", ({ request }) => setup(request))
+    .get("/mss-login/api/me", ({ request }) => me(request))
+    .get("/api/mss-login/api/me", ({ request }) => me(request))
+    .post("/mss-login/api/ticket", ({ request }) => ticket(request))
+    .post("/api/mss-login/api/ticket", ({ request }) => ticket(request))
+    .get("/mss-login/static/:file", ({ params }) => {
+      const file = STATIC_FILES[params.file];
+      if (!file) return jsonError(404, "NOT_FOUND", "No such file.");
+      return new Response(file.body, { headers: { "content-type": file.type, "cache-control": "no-cache", "x-content-type-options": "nosniff" } });
+    });
+
+  return { routes, announceSetupLink };
+}
+
