@@ -1,0 +1,232 @@
+/**
+ * Sign-in through the real gateway against the fake ComfyUI: anonymous callers are refused
+ * (API 401, browser to the sign-in page, WebSocket 401 before any upgrade), a browser session
+ * and an API token both run ComfyUI, logout ends the cookie at once, a ticket opens the
+ * WebSocket exactly once, wrong passwords give no oracle, and the first-run link makes the owner.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startGateway } from "../../src/app.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { applyMigrations, openDatabase } from "../../src/db/index.ts";
+import { createLogger } from "../../src/log.ts";
+import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
+import { startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
+
+let fake: FakeComfyUI;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  fake = await startFakeComfyUI({ multiUser: true });
+  // Many sign-ins from one address in this file: the per-address bucket is tested on its own below.
+  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
+});
+afterAll(async () => {
+  await gateway.stop();
+  await fake.stop();
+});
+
+const GRAPH = {
+  "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } },
+  "9": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "signin" } },
+};
+
+async function login(body: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body), redirect: "manual" });
+}
+
+function cookieOf(response: Response): string {
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith("mss_session="));
+  if (!cookie) throw new Error("no session cookie");
+  return cookie.split(";")[0]!;
+}
+
+describe("anonymous callers", () => {
+  test("API calls get 401 JSON, and nothing reaches ComfyUI", async () => {
+    fake.clearRequests();
+    for (const [method, path] of [["POST", "/api/prompt"], ["GET", "/api/queue"], ["GET", "/view?filename=x.png"], ["GET", "/api/view?filename=x.png"], ["GET", "/api/object_info"]] as const) {
+      const response = await fetch(gateway.url + path, { method, body: method === "POST" ? "{}" : null });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ code: "AUTH_REQUIRED" });
+    }
+    expect(fake.requests().filter((r) => !r.target.startsWith("/api/users"))).toEqual([]);
+  });
+
+  test("a browser is sent to the sign-in page and comes back where it was going", async () => {
+    const response = await fetch(`${gateway.url}/api/queue?x=1`, { headers: { "sec-fetch-mode": "navigate", accept: "text/html" }, redirect: "manual" });
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe(`/login?next=${encodeURIComponent("/api/queue?x=1")}`);
+    const page = await fetch(`${gateway.url}/login`);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(await page.text()).toContain('autocomplete="current-password"');
+  });
+
+  test("the WebSocket upgrade is refused with 401 before anything is opened upstream", async () => {
+    const before = fake.summary().open_connections;
+    const response = await fetch(`${gateway.url}/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+    expect(response.status).toBe(401);
+    expect(fake.summary().open_connections).toBe(before);
+  });
+
+  test("forged and expired-looking credentials are refused the same way", async () => {
+    const attempts: Array<Record<string, string>> = [{ authorization: "Bearer mss_notatoken" }, { cookie: "mss_session=eyJhbGciOiJub25lIn0.e30." }, { authorization: "Basic dGVzdGVyOnB3" }];
+    for (const headers of attempts) {
+      const response = await fetch(`${gateway.url}/api/queue`, { headers });
+      expect(response.status).toBe(401);
+    }
+  });
+});
+
+describe("signing in", () => {
+  test("wrong password and unknown user give the same answer, after at least 250 ms", async () => {
+    const answers: Array<{ status: number; body: string; ms: number }> = [];
+    for (const body of [{ username: "tester", password: "wrong password here" }, { username: "nobody_here", password: "wrong password here" }]) {
+      const started = performance.now();
+      const response = await login(body);
+      answers.push({ status: response.status, body: await response.text(), ms: performance.now() - started });
+    }
+    expect(answers[0]!.status).toBe(401);
+    expect(answers[0]!.body).toBe(answers[1]!.body);
+    for (const answer of answers) expect(answer.ms).toBeGreaterThanOrEqual(250);
+  });
+
+  test("a browser session runs a prompt end to end; logout kills the cookie at once", async () => {
+    const response = await login({ username: "tester", password: TEST_PASSWORD });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ message: "Login successful", redirect_url: "/" });
+    const setCookie = response.headers.getSetCookie()[0]!;
+    expect(setCookie).toContain("HttpOnly");
+    expect(setCookie).toContain("SameSite=Lax");
+    const cookie = cookieOf(response);
+
+    const submitted = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ prompt: GRAPH }) });
+    expect(submitted.status).toBe(200);
+    const { prompt_id } = (await submitted.json()) as { prompt_id: string };
+    await fake.waitForIdle(5000);
+    const history = (await (await fetch(`${gateway.url}/api/history/${prompt_id}`, { headers: { cookie } })).json()) as Record<string, { outputs: Record<string, { images: Array<{ filename: string }> }> }>;
+    const image = history[prompt_id]!.outputs["9"]!.images[0]!;
+    const view = await fetch(`${gateway.url}/api/view?filename=${image.filename}&type=output`, { headers: { cookie } });
+    expect(view.status).toBe(200);
+    expect(view.headers.get("content-type")).toBe("image/png");
+
+    const me = await (await fetch(`${gateway.url}/mss-login/api/me`, { headers: { cookie } })).json();
+    expect(me).toMatchObject({ username: "tester", role: "user", is_admin: false });
+
+    const logout = await fetch(`${gateway.url}/logout`, { method: "POST", headers: { cookie } });
+    expect(logout.headers.getSetCookie()[0]).toContain("Max-Age=0");
+    const after = await fetch(`${gateway.url}/api/queue`, { headers: { cookie } });
+    expect(after.status).toBe(401);
+    expect(await after.json()).toMatchObject({ code: "AUTH_REVOKED" });
+  });
+
+  test("an API token runs a prompt end to end", async () => {
+    const submitted = await gateway.fetch("/api/prompt", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: GRAPH }) });
+    expect(submitted.status).toBe(200);
+    await fake.waitForIdle(5000);
+  });
+
+  test("a form post from a browser redirects to a same-site `next` only", async () => {
+    const form = new URLSearchParams({ username: "tester", password: TEST_PASSWORD, next: "/api/queue" });
+    const ok = await fetch(`${gateway.url}/login`, { method: "POST", body: form, headers: { "sec-fetch-mode": "navigate", accept: "text/html" }, redirect: "manual" });
+    expect(ok.status).toBe(302);
+    expect(ok.headers.get("location")).toBe("/api/queue");
+    for (const next of ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]) {
+      const response = await fetch(`${gateway.url}/login`, {
+        method: "POST",
+        body: new URLSearchParams({ username: "tester", password: TEST_PASSWORD, next }),
+        headers: { "sec-fetch-mode": "navigate", accept: "text/html" },
+        redirect: "manual",
+      });
+      expect(response.headers.get("location")).toBe("/");
+    }
+  });
+
+  test("a ticket opens the WebSocket exactly once", async () => {
+    const response = await gateway.fetch("/mss-login/api/ticket", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ purpose: "ws" }) });
+    const { ticket } = (await response.json()) as { ticket: string };
+    const open = (url: string) =>
+      new Promise<{ opened: boolean; firstType?: string }>((resolve) => {
+        const socket = new WebSocket(url);
+        socket.onmessage = (event) => {
+          resolve({ opened: true, firstType: (JSON.parse(String(event.data)) as { type: string }).type });
+          socket.close();
+        };
+        socket.onerror = () => resolve({ opened: false });
+      });
+    expect(await open(`${gateway.wsUrl}/ws?clientId=t1&ticket=${ticket}`)).toEqual({ opened: true, firstType: "status" });
+    expect(await open(`${gateway.wsUrl}/ws?clientId=t1&ticket=${ticket}`)).toEqual({ opened: false });
+  });
+});
+
+describe("brute force", () => {
+  test("three failures ban the account; during the ban even the right password gets the wrong-password answer", async () => {
+    const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
+    try {
+      const attempt = (password: string) => fetch(`${local.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "tester", password }) });
+      for (let i = 0; i < 3; i++) expect((await attempt("not the password")).status).toBe(401);
+      const banned = await attempt(TEST_PASSWORD);
+      expect(banned.status).toBe(401);
+      expect(await banned.json()).toMatchObject({ code: "INVALID_CREDENTIALS" });
+    } finally {
+      await local.stop();
+    }
+  });
+
+  test("an address gets a limited number of attempts per minute, then 429 with Retry-After", async () => {
+    const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "2" });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${local.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: `someone${i}`, password: "whatever it is" }) });
+        statuses.push(response.status);
+        retryAfter = response.headers.get("retry-after");
+      }
+      expect(statuses).toEqual([401, 401, 429]);
+      expect(Number(retryAfter)).toBeGreaterThan(0);
+    } finally {
+      await local.stop();
+    }
+  });
+});
+
+test("first run: the console's one-time link creates the owner, once", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "mss-setup-"));
+  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: TEST_PASSWORD_ENV, cwd: dataDir });
+  const database = openDatabase(dataDir);
+  applyMigrations(database.sqlite);
+  let console = "";
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    console += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  let running: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    running = await startGateway({ config, database, log: createLogger("error") });
+  } finally {
+    process.stderr.write = write;
+  }
+  try {
+    const link = /(http:\/\/\S+\/setup\?token=\S+)/.exec(console)?.[1];
+    expect(link).toBeDefined();
+    const token = new URL(link!).searchParams.get("token")!;
+    const url = running.url;
+    const bad = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "nope", username: "boss", password: "a long enough passphrase" }) });
+    expect(bad.status).toBe(403);
+    const weak = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, username: "boss", password: "short" }) });
+    expect(weak.status).toBe(400);
+    const ok = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, username: "boss", password: "a long enough passphrase" }) });
+    expect(ok.status).toBe(200);
+    const cookie = cookieOf(ok);
+    expect(await (await fetch(`${url}/mss-login/api/me`, { headers: { cookie } })).json()).toMatchObject({ username: "boss", role: "owner", is_admin: true });
+    const again = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, username: "boss2", password: "a long enough passphrase" }) });
+    expect(again.status).toBe(409);
+  } finally {
+    await running.stop();
+    database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
