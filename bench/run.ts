@@ -9,6 +9,7 @@ import { spawn } from "bun";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createTestAccount, TEST_PASSWORD } from "../tests/support/gateway.ts";
 import { ensureDebianTools, freePort, rssBytes, runWrk, startNginx, waitFor, type WrkResult } from "./tools.ts";
 
 const CONNECTIONS = 32;
@@ -34,6 +35,7 @@ await waitFor(`${nginxUrl}/api/features`);
 async function startGateway(command: string[]) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "mss-bench-data-"));
+  const account = await createTestAccount(dataDir, "bench", "user");
   const started = performance.now();
   const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir, "--log-level", "warn"], {
     stdout: "ignore",
@@ -41,7 +43,7 @@ async function startGateway(command: string[]) {
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/mss-login/health`, 15_000);
-  return { child, url, startupMs: performance.now() - started };
+  return { child, url, startupMs: performance.now() - started, token: account.token };
 }
 
 const binary = join(root, "dist/mss-login-linux-x64");
@@ -57,22 +59,36 @@ const gatewayUrl = gateway.url;
 await Bun.sleep(500);
 const idleRss = rssBytes(gateway.child.pid);
 
-const targets = { direct: upstreamUrl, nginx: nginxUrl, gateway: gatewayUrl } as const;
+// The gateway is measured as its users reach it: with an API token, and with a browser session.
+const signedIn = await fetch(`${gatewayUrl}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "bench", password: TEST_PASSWORD }) });
+const cookie = signedIn.headers.getSetCookie()[0]?.split(";")[0];
+if (!cookie) throw new Error(`the bench account could not sign in (HTTP ${signedIn.status})`);
+const tokenHeader = { authorization: `Bearer ${gateway.token}` };
+
+const targets = {
+  direct: { url: upstreamUrl, headers: {} as Record<string, string> },
+  nginx: { url: nginxUrl, headers: {} as Record<string, string> },
+  gateway: { url: gatewayUrl, headers: tokenHeader as Record<string, string> },
+  "gateway (cookie)": { url: gatewayUrl, headers: { cookie } as Record<string, string> },
+} as const;
 type Target = keyof typeof targets;
+/** WebSocket and streaming are measured once for the gateway (with the token). */
+const transferTargets = ["direct", "nginx", "gateway"] as const;
 const SMALL_JSON = "/api/prompt"; // {"exec_info": {"queue_remaining": 0}}
 
 console.log(`\nsmall JSON (GET ${SMALL_JSON}), wrk ${CONNECTIONS} connections, best of 2 runs of ${WRK_SECONDS} s; WS ${WS_MESSAGES} messages, best of 2; /view ${STREAM_BYTES / 1024 / 1024} MB, best of 2`);
 const http: Record<Target, WrkResult> = {} as Record<Target, WrkResult>;
 for (const name of Object.keys(targets) as Target[]) {
-  runWrk(targets[name] + SMALL_JSON, CONNECTIONS, 1); // warm-up
+  const { url, headers } = targets[name];
+  runWrk(url + SMALL_JSON, CONNECTIONS, 1, headers); // warm-up
   // Best of two: the machine is shared, and a slow run says more about the neighbours than the path.
-  const runs = [runWrk(targets[name] + SMALL_JSON, CONNECTIONS, WRK_SECONDS), runWrk(targets[name] + SMALL_JSON, CONNECTIONS, WRK_SECONDS)];
+  const runs = [runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers), runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers)];
   http[name] = runs.reduce((best, run) => (run.requestsPerSecond > best.requestsPerSecond ? run : best));
 }
 
-async function streamView(base: string): Promise<number> {
+async function streamView(base: string, headers: Record<string, string>): Promise<number> {
   const started = performance.now();
-  const response = await fetch(`${base}/api/view?filename=bench-200mb.bin&type=output`);
+  const response = await fetch(`${base}/api/view?filename=bench-200mb.bin&type=output`, { headers });
   let bytes = 0;
   const reader = response.body!.getReader();
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bytes += chunk.value.byteLength;
@@ -85,15 +101,16 @@ await fetch(`${upstreamUrl}/__fake/file`, {
   headers: { "content-type": "application/json" },
   body: JSON.stringify({ type: "output", subfolder: "", filename: "bench-200mb.bin", size: STREAM_BYTES }),
 });
-const stream: Record<Target, number> = {} as Record<Target, number>;
-for (const name of Object.keys(targets) as Target[]) {
-  await streamView(targets[name]); // warm-up
-  stream[name] = Math.max(await streamView(targets[name]), await streamView(targets[name]));
+const stream: Record<string, number> = {};
+for (const name of transferTargets) {
+  const { url, headers } = targets[name];
+  await streamView(url, headers); // warm-up
+  stream[name] = Math.max(await streamView(url, headers), await streamView(url, headers));
 }
 
 /** Upstream floods WS_MESSAGES small text frames; the client counts them through each path. */
-async function websocketRate(base: string): Promise<number> {
-  const socket = new WebSocket(`${base.replace("http", "ws")}/ws?clientId=bench-${Math.random().toString(16).slice(2)}`);
+async function websocketRate(base: string, headers: Record<string, string>): Promise<number> {
+  const socket = new WebSocket(`${base.replace("http", "ws")}/ws?clientId=bench-${Math.random().toString(16).slice(2)}`, { headers } as unknown as string[]);
   let received = 0;
   let resolveFirst!: () => void;
   let resolveAll!: () => void;
@@ -120,10 +137,11 @@ async function websocketRate(base: string): Promise<number> {
   if (received !== WS_MESSAGES) throw new Error(`${base}: received ${received} of ${WS_MESSAGES} messages`);
   return WS_MESSAGES / seconds;
 }
-const ws: Record<Target, number> = {} as Record<Target, number>;
-for (const name of Object.keys(targets) as Target[]) {
-  await websocketRate(targets[name]); // warm-up
-  ws[name] = Math.max(await websocketRate(targets[name]), await websocketRate(targets[name]));
+const ws: Record<string, number> = {};
+for (const name of transferTargets) {
+  const { url, headers } = targets[name];
+  await websocketRate(url, headers); // warm-up
+  ws[name] = Math.max(await websocketRate(url, headers), await websocketRate(url, headers));
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -131,12 +149,13 @@ console.log("\n| path | requests/s | p50 ms | p99 ms | errors | WS msgs/s | /vie
 console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const name of Object.keys(targets) as Target[]) {
   const h = http[name];
-  console.log(`| ${name} | ${fmt(h.requestsPerSecond)} | ${fmt(h.p50Ms, 2)} | ${fmt(h.p99Ms, 2)} | ${h.errors} | ${fmt(ws[name])} | ${fmt(stream[name])} |`);
+  const transfer = (value: number | undefined) => (value === undefined ? "–" : fmt(value));
+  console.log(`| ${name === "gateway" ? "gateway (API token)" : name} | ${fmt(h.requestsPerSecond)} | ${fmt(h.p50Ms, 2)} | ${fmt(h.p99Ms, 2)} | ${h.errors} | ${transfer(ws[name])} | ${transfer(stream[name])} |`);
 }
 const ratio = (a: number, b: number) => fmt(a / b, 2);
-console.log(`\nratios gateway/nginx: requests/s ${ratio(http.gateway.requestsPerSecond, http.nginx.requestsPerSecond)}, WS ${ratio(ws.gateway, ws.nginx)}, streaming ${ratio(stream.gateway, stream.nginx)}`);
-console.log(`ratios gateway/direct: requests/s ${ratio(http.gateway.requestsPerSecond, http.direct.requestsPerSecond)}, WS ${ratio(ws.gateway, ws.direct)}, streaming ${ratio(stream.gateway, stream.direct)}`);
-console.log(`p99 added latency vs direct: ${fmt(http.gateway.p99Ms - http.direct.p99Ms, 2)} ms (nginx: ${fmt(http.nginx.p99Ms - http.direct.p99Ms, 2)} ms)`);
+console.log(`\nratios gateway/nginx: requests/s ${ratio(http.gateway.requestsPerSecond, http.nginx.requestsPerSecond)} (token), ${ratio(http["gateway (cookie)"].requestsPerSecond, http.nginx.requestsPerSecond)} (cookie), WS ${ratio(ws.gateway!, ws.nginx!)}, streaming ${ratio(stream.gateway!, stream.nginx!)}`);
+console.log(`ratios gateway/direct: requests/s ${ratio(http.gateway.requestsPerSecond, http.direct.requestsPerSecond)}, WS ${ratio(ws.gateway!, ws.direct!)}, streaming ${ratio(stream.gateway!, stream.direct!)}`);
+console.log(`p99 added latency vs direct: ${fmt(http.gateway.p99Ms - http.direct.p99Ms, 2)} ms with a token, ${fmt(http["gateway (cookie)"].p99Ms - http.direct.p99Ms, 2)} ms with a cookie (nginx: ${fmt(http.nginx.p99Ms - http.direct.p99Ms, 2)} ms)`);
 console.log(`gateway idle RSS: ${fmt(idleRss / 1024 / 1024, 1)} MB`);
 console.log(`gateway start-up to first answered request: ${fmt(gateway.startupMs)} ms from source${binaryStartupMs === null ? " (no dist/ binary: run ./build.sh to measure it too)" : `, ${fmt(binaryStartupMs)} ms compiled binary`}`);
 

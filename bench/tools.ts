@@ -53,8 +53,9 @@ function toMs(value: string): number {
   return match[2] === "us" ? n / 1000 : match[2] === "s" ? n * 1000 : n;
 }
 
-export function runWrk(url: string, connections: number, seconds: number): WrkResult {
-  const result = spawnSync(["wrk", "-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url]);
+export function runWrk(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): WrkResult {
+  const headerArgs = Object.entries(headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]);
+  const result = spawnSync(["wrk", "-t2", `-c${connections}`, `-d${seconds}s`, "--latency", ...headerArgs, url]);
   const text = result.stdout.toString();
   if (result.exitCode !== 0) throw new Error(`wrk failed: ${result.stderr.toString()}`);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);

@@ -7,10 +7,27 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeComfyUI } from "./fake-comfyui/server.ts";
+import { DEFAULT_PASSWORD_SETTINGS } from "../src/auth/passwords.ts";
+import { countUsers, createUser } from "../src/auth/users.ts";
+import { applyMigrations, openDatabase } from "../src/db/index.ts";
 
 const fake = await startFakeComfyUI({ port: 0, host: "127.0.0.1", multiUser: true, profile: "v0.3", execution: "auto", stepDelayMs: 150 });
 const args = process.argv.slice(2);
-const dataDir = args.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "mss-login-demo-"))];
+const ownDataDir = args.includes("--data-dir") ? null : mkdtempSync(join(tmpdir(), "mss-login-demo-"));
+const dataDir = ownDataDir === null ? [] : ["--data-dir", ownDataDir];
+
+// A fresh demo gets an owner account with a random password, printed below.
+let demoLogin: string | null = null;
+if (ownDataDir !== null) {
+  const database = openDatabase(ownDataDir);
+  applyMigrations(database.sqlite);
+  if (countUsers(database.db) === 0) {
+    const password = Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("base64url");
+    await createUser(database.db, { username: "demo", password, role: "owner" }, DEFAULT_PASSWORD_SETTINGS);
+    demoLogin = `user "demo", password "${password}"`;
+  }
+  database.close();
+}
 const port = args.includes("--port") ? [] : ["--port", "8189"];
 // The demo has no accounts yet: keep it on this machine unless told otherwise.
 const host = args.includes("--host") ? [] : ["--host", "127.0.0.1"];
@@ -32,7 +49,7 @@ void (async () => {
     if (match && !announced) {
       announced = true;
       const url = match[1]!.replace("0.0.0.0", "localhost").replace("127.0.0.1", "localhost");
-      console.log(`\n  MSS-Login demo is running.\n  Fake ComfyUI (no GPU, scripted runs): ${fake.url}\n  Open the gateway:  ${url}/\n  Gateway status:    ${url}/mss-login/\n  Stop with Ctrl+C.\n`);
+      console.log(`\n  MSS-Login demo is running.\n  Fake ComfyUI (no GPU, scripted runs): ${fake.url}\n  Open the gateway:  ${url}/${demoLogin ? `\n  Sign in with:      ${demoLogin}` : ""}\n  Gateway status:    ${url}/mss-login/\n  Stop with Ctrl+C.\n`);
     }
   }
 })();
