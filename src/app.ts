@@ -21,6 +21,7 @@ import { createApiTokenStore } from "./auth/api-tokens.ts";
 import { createIdentityResolver, type Identity } from "./auth/identity.ts";
 import { passwordSettingsFrom, prepareDummyHash } from "./auth/passwords.ts";
 import { Regulator } from "./auth/regulation.ts";
+import { accountRoutes } from "./auth/account-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { deriveKey, resolveSecretKey } from "./auth/secret-key.ts";
 import { createSessionStore } from "./auth/sessions.ts";
@@ -113,6 +114,17 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       }),
     )
     .use(auth.routes)
+    .use(
+      accountRoutes({
+        db: database.db,
+        sessions,
+        apiTokens,
+        resolveIdentity: (request) => resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() }),
+        clientIp: (request) => clientOf(request).ip,
+        readFields: auth.readFields,
+        checkCredentials: auth.checkCredentials,
+      }),
+    )
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
@@ -161,7 +173,19 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         const problem = identity.problem === null ? "Sign in to use ComfyUI." : (IDENTITY_PROBLEMS[identity.problem] ?? "Sign in to use ComfyUI.");
         return { allow: false, status: 401, code: identity.problem === null ? "AUTH_REQUIRED" : `AUTH_${identity.problem.toUpperCase()}`, message: problem, title: "Sign in required", loginRedirect: true };
       }
-      const principal = principalOf(identity);
+      // An API token carries scopes: read (GET, HEAD, the WebSocket), run (everything that
+      // changes state) and admin (the account's admin rights); less than its owner may do.
+      let principal = principalOf(identity);
+      if (identity.credential.kind === "api-token") {
+        const scopes = identity.credential.scopes;
+        const reads = request.method === "GET" || request.method === "HEAD";
+        if (!scopes.includes(reads ? "read" : "run")) {
+          return { allow: false, status: 403, code: "TOKEN_SCOPE", message: `This API token has no "${reads ? "read" : "run"}" scope.` };
+        }
+        if (principal.kind === "user" && (principal.role === "owner" || principal.role === "admin") && !scopes.includes("admin")) {
+          principal = { ...principal, role: "power" };
+        }
+      }
       const decision = decide(principal, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
       if (!decision.allow) {
         // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).

@@ -79,7 +79,7 @@ function truthy(value: unknown): boolean {
 }
 
 /** Form or JSON body as string fields; anything else (or oversized) is empty. */
-async function readFields(request: Request): Promise<Record<string, string>> {
+export async function readFields(request: Request): Promise<Record<string, string>> {
   const type = request.headers.get("content-type") ?? "";
   const fields: Record<string, string> = {};
   try {
@@ -159,10 +159,13 @@ export function authRoutes(deps: AuthRouteDeps) {
     return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
   }
 
-  async function login(request: Request): Promise<Response> {
+  /**
+   * Username, password and (when enrolled) a second factor, with regulation and a fixed time
+   * floor: the one check behind `/login` and password-based token creation. Returns the user id,
+   * or the answer to send.
+   */
+  async function checkCredentials(request: Request, fields: Record<string, string>, refused: () => Response): Promise<{ userId: string } | Response> {
     const started = performance.now();
-    const fields = await readFields(request);
-    const next = safeNext(fields.next);
     const username = (fields.username ?? "").trim();
     const password = fields.password ?? "";
 
@@ -182,7 +185,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     }
     if (userId === null) {
       await padTo(started, LOGIN_FLOOR_MS);
-      return loginRefused(request, next);
+      return refused();
     }
 
     // Second factor, in the same request: the code travels with the password.
@@ -205,7 +208,15 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     deps.regulator.recordSuccess(username, now());
     await padTo(started, LOGIN_FLOOR_MS);
-    return startSession(request, userId, truthy(fields.remember_me ?? fields.remember), next, "Login successful");
+    return { userId };
+  }
+
+  async function login(request: Request): Promise<Response> {
+    const fields = await readFields(request);
+    const next = safeNext(fields.next);
+    const checked = await checkCredentials(request, fields, () => loginRefused(request, next));
+    if (checked instanceof Response) return checked;
+    return startSession(request, checked.userId, truthy(fields.remember_me ?? fields.remember), next, "Login successful");
   }
 
   async function logout(request: Request): Promise<Response> {
@@ -284,6 +295,6 @@ export function authRoutes(deps: AuthRouteDeps) {
       return new Response(file.body, { headers: { "content-type": file.type, "cache-control": "no-cache", "x-content-type-options": "nosniff" } });
     });
 
-  return { routes, announceSetupLink };
+  return { routes, announceSetupLink, checkCredentials, readFields };
 }
 

@@ -230,3 +230,55 @@ test("first run: the console's one-time link creates the owner, once", async () 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+describe("a user's own tokens and sessions", () => {
+  test("create a token by session, list it (never its secret), use it, revoke it", async () => {
+    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    const created = await fetch(`${gateway.url}/mss-login/generate_token`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ label: "phone", expire_hours: "24", scopes: "read" }) });
+    expect(created.status).toBe(200);
+    const { jwt_token: token, id } = (await created.json()) as { jwt_token: string; id: string };
+    expect(token).toMatch(/^mss_/);
+
+    const list = (await (await fetch(`${gateway.url}/api/mss-login/api/tokens`, { headers: { cookie } })).json()) as { tokens: Array<Record<string, unknown>> };
+    expect(list.tokens.find((t) => t.id === id)).toMatchObject({ label: "phone", scopes: ["read"] });
+    expect(JSON.stringify(list)).not.toContain(token.slice(4));
+
+    // A read-only token reads but cannot run anything.
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const run = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ prompt: GRAPH }) });
+    expect(run.status).toBe(403);
+    expect(await run.json()).toMatchObject({ code: "TOKEN_SCOPE" });
+
+    const revoked = await fetch(`${gateway.url}/mss-login/api/tokens`, { method: "DELETE", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ id }) });
+    expect(revoked.status).toBe(200);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+  });
+
+  test("create a token with username and password (the original's mobile flow); bad input changes nothing", async () => {
+    const byPassword = await fetch(`${gateway.url}/generate_token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "tester", password: TEST_PASSWORD, label: "script" }) });
+    expect(byPassword.status).toBe(200);
+    expect(await byPassword.json()).toMatchObject({ message: "API token created.", expires_in_hours: 720 });
+    const wrong = await fetch(`${gateway.url}/generate_token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "tester", password: "not it at all", label: "x" }) });
+    expect(wrong.status).toBe(401);
+    const never = await gateway.fetch("/mss-login/generate_token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "forever", expire_hours: "0" }) });
+    expect(never.status).toBe(400);
+    expect(await never.json()).toMatchObject({ code: "NON_EXPIRING_NOT_ALLOWED" });
+  });
+
+  test("list sessions, see the current one, revoke another", async () => {
+    const first = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    const second = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    type Listing = { sessions: Array<{ jti: string; is_current: boolean }> };
+    const listFor = async (cookie: string) => ((await (await fetch(`${gateway.url}/mss-login/me/sessions`, { headers: { cookie } })).json()) as Listing).sessions;
+    const secondJti = (await listFor(second)).find((s) => s.is_current)!.jti;
+    const seenByFirst = await listFor(first);
+    expect(seenByFirst.filter((s) => s.is_current).length).toBe(1);
+    expect(seenByFirst.some((s) => s.jti === secondJti && !s.is_current)).toBe(true);
+    const revoke = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: secondJti }) });
+    expect(revoke.status).toBe(200);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: first } })).status).toBe(200);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: second } })).status).toBe(401);
+    const foreign = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: "not-mine" }) });
+    expect(foreign.status).toBe(404);
+  });
+});
