@@ -194,7 +194,9 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       }
       const principalKey = `user:${identity.userId}`;
       const known = upstreamUsers.known(principalKey);
-      return known === undefined ? resolveComfyUser(principalKey, identity.username) : allowAs(known);
+      // The ComfyUI user's name carries a prefix of the gateway's own: when ComfyUI already has a
+      // user of that name (our database was lost), adopting it cannot hand over someone else's.
+      return known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
     },
     handleOwnRoute: (request, client) => {
       clients.set(request, client());

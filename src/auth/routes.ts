@@ -4,7 +4,7 @@
  * depend on them (JSON `{message, jwt_token, redirect_url}` after a login), with its weaknesses
  * fixed: no account oracle in answers or timing, stored regulation, no open redirect.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import { Elysia } from "elysia";
 import type { Db } from "../db/index.ts";
 import { jsonError, wantsHtml } from "../gateway/error-response.ts";
@@ -19,6 +19,7 @@ import { setupTokens } from "./tables.ts";
 import type { TicketStore } from "./tickets.ts";
 import { AccountError, checkUserPassword, countUsers, createUser, recordLogin } from "./users.ts";
 import { SESSION_COOKIE, type Identity } from "./identity.ts";
+import { formatIp, parseIp } from "../config/ip.ts";
 import { hashToken } from "./api-tokens.ts";
 import loginPage from "../../static/login.html" with { type: "text" };
 import setupPage from "../../static/setup.html" with { type: "text" };
@@ -67,10 +68,22 @@ function page(html: unknown): Response {
   return new Response(html as string, { headers: PAGE_HEADERS });
 }
 
+/** IPv6 clients get a /64 each from their provider: regulate the /64, not each address in it. */
+export function regulationAddress(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const parsed = parseIp(ip);
+  if (parsed === null) return ip;
+  const network = new Uint8Array(16);
+  network.set(parsed.bytes.subarray(0, 8));
+  return `${formatIp({ version: 6, bytes: network })}/64`;
+}
+
 /** Only a same-site path may be a redirect target: `/x`, never `//host`, `/\host` or a scheme. */
 export function safeNext(next: unknown): string {
   if (typeof next !== "string" || next.length === 0 || next.length > 2048) return "/";
-  if (!next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\") || /[\u0000-\u001f\\]/.test(next)) return "/";
+  if (!next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  // Visible ASCII only (what a Location header can carry); no backslash anywhere.
+  if (!/^[\x21-\x7e]+$/.test(next) || next.includes("\\")) return "/";
   return next;
 }
 
@@ -78,10 +91,15 @@ function truthy(value: unknown): boolean {
   return value === true || (typeof value === "string" && ["1", "true", "yes", "on"].includes(value.toLowerCase()));
 }
 
-/** Form or JSON body as string fields; anything else (or oversized) is empty. */
+/** Sign-in and account forms are small; anything bigger is refused before it is read. */
+export const MAX_FORM_BYTES = 64 * 1024;
+
+/** Form or JSON body as string fields; anything else, oversized or of unknown length is empty. */
 export async function readFields(request: Request): Promise<Record<string, string>> {
   const type = request.headers.get("content-type") ?? "";
   const fields: Record<string, string> = {};
+  const length = Number(request.headers.get("content-length") ?? NaN);
+  if (!(length <= MAX_FORM_BYTES)) return fields;
   try {
     if (type.includes("application/json")) {
       const body = (await request.json()) as unknown;
@@ -130,15 +148,14 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   function consumeSetupToken(token: string): boolean {
     const at = now();
+    // One conditional update: of two concurrent uses, only one can mark it.
     const used = deps.db
       .update(setupTokens)
       .set({ usedAt: at })
-      .where(eq(setupTokens.tokenHash, hashToken(token)))
-      .returning({ expiresAt: setupTokens.expiresAt, usedAt: setupTokens.usedAt })
+      .where(and(eq(setupTokens.tokenHash, hashToken(token)), isNull(setupTokens.usedAt), gt(setupTokens.expiresAt, at)))
+      .returning({ tokenHash: setupTokens.tokenHash })
       .all();
-    // The update above marks it; a second use finds usedAt already set by the first.
-    const row = used[0];
-    return row !== undefined && row.expiresAt > at;
+    return used.length === 1;
   }
 
   async function startSession(request: Request, userId: string, rememberMe: boolean, next: string, message: string): Promise<Response> {
@@ -169,7 +186,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     const username = (fields.username ?? "").trim();
     const password = fields.password ?? "";
 
-    const attempt = deps.regulator.takeAttempt(deps.clientIp(request), now());
+    const attempt = deps.regulator.takeAttempt(regulationAddress(deps.clientIp(request)), now());
     if (!attempt.allowed) {
       return jsonError(429, "TOO_MANY_ATTEMPTS", `Too many sign-in attempts. Try again in ${attempt.retryAfterSeconds} s.`, { "retry-after": String(attempt.retryAfterSeconds) });
     }
@@ -179,9 +196,11 @@ export function authRoutes(deps: AuthRouteDeps) {
       // Same work and same answer as a wrong password: a ban must not be observable.
       await verifyDummyPassword(password, deps.passwordSettings);
     } else {
+      // Counted before the slow check, so that guesses sent at the same time all count
+      // (a success clears it again).
+      deps.regulator.recordFailure(username, now());
       const checked = await checkUserPassword(deps.db, username, password, deps.passwordSettings);
       if (checked.ok) userId = checked.user.id;
-      else deps.regulator.recordFailure(username, now());
     }
     if (userId === null) {
       await padTo(started, LOGIN_FLOOR_MS);
@@ -200,7 +219,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       }
       const second = looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, userId, code, now());
       if (second.status !== "ok") {
-        deps.regulator.recordFailure(username, now());
+        // The failure counted before the password check stands (no success clears it).
         await padTo(started, LOGIN_FLOOR_MS);
         return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
       }
@@ -220,6 +239,11 @@ export function authRoutes(deps: AuthRouteDeps) {
   }
 
   async function logout(request: Request): Promise<Response> {
+    // Another site may link here (a top-level navigation passes the origin check), but must not
+    // be able to sign the user out: a cross-site GET only shows the sign-in page.
+    if (request.method === "GET" && request.headers.get("sec-fetch-site") === "cross-site") {
+      return new Response(null, { status: 302, headers: { location: "/login" } });
+    }
     const identity = await deps.resolveIdentity(request);
     if (identity.kind === "user" && identity.credential.kind === "session") deps.sessions.revoke(identity.credential.jti, now());
     const cookie = clearedCookie(deps.isSecure(request));
@@ -290,7 +314,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post("/mss-login/api/ticket", ({ request }) => ticket(request))
     .post("/api/mss-login/api/ticket", ({ request }) => ticket(request))
     .get("/mss-login/static/:file", ({ params }) => {
-      const file = STATIC_FILES[params.file];
+      const file = Object.hasOwn(STATIC_FILES, params.file) ? STATIC_FILES[params.file] : undefined;
       if (!file) return jsonError(404, "NOT_FOUND", "No such file.");
       return new Response(file.body, { headers: { "content-type": file.type, "cache-control": "no-cache", "x-content-type-options": "nosniff" } });
     });

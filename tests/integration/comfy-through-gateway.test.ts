@@ -28,7 +28,7 @@ async function twins(): Promise<{ direct: FakeComfyUI; behind: FakeComfyUI }> {
 async function expectFaithful(gatewayUrl: string, token: string, direct: FakeComfyUI, behind: FakeComfyUI): Promise<void> {
   // The gateway creates the signed-in account's ComfyUI user on first use; the direct client
   // creates the same one.
-  const created = await fetch(`${direct.url}/api/users`, { method: "POST", body: JSON.stringify({ username: "tester" }) });
+  const created = await fetch(`${direct.url}/api/users`, { method: "POST", body: JSON.stringify({ username: "mss_tester" }) });
   const comfyUser = (await created.json()) as string;
 
   const expected = await runComfySession(direct.url, direct, { "Comfy-User": comfyUser });

@@ -167,6 +167,6 @@ describe("the decision is made on the route, not on spelling or suffix", () => {
     expect(arrived).toBe("/api/settings");
     const seen = fake.requests().at(-1)!.headers;
     expect(seen["comfy_user"]).toBeUndefined();
-    expect(seen["comfy-user"]).toStartWith("tester_"); // the gateway's ComfyUI user for the signed-in account
+    expect(seen["comfy-user"]).toStartWith("mss_tester_"); // the gateway's ComfyUI user for the signed-in account
   });
 });

@@ -160,6 +160,33 @@ describe("signing in", () => {
   });
 });
 
+describe("bad input to the sign-in routes", () => {
+  test("an oversized or unmeasured body is not read, and is simply invalid credentials", async () => {
+    const huge = JSON.stringify({ username: "tester", password: "x".repeat(70 * 1024) });
+    expect((await fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: huge })).status).toBe(401);
+    const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(JSON.stringify({ username: "tester", password: TEST_PASSWORD }))); c.close(); } });
+    expect((await fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: chunked, duplex: "half" } as RequestInit)).status).toBe(401);
+  });
+
+  test("a non-ASCII or scheme-relative `next` falls back to /", async () => {
+    for (const next of ["/€", "/ok path", "//x"]) {
+      const response = await fetch(`${gateway.url}/login`, { method: "POST", body: new URLSearchParams({ username: "tester", password: TEST_PASSWORD, next }), headers: { "sec-fetch-mode": "navigate", accept: "text/html" }, redirect: "manual" });
+      expect(response.status).toBe(302);
+      expect(response.headers.get("location")).toBe("/");
+    }
+  });
+
+  test("static lookups do not reach object internals", async () => {
+    for (const name of ["__proto__", "constructor", "toString"]) expect((await fetch(`${gateway.url}/mss-login/static/${name}`)).status).toBe(404);
+  });
+
+  test("another site cannot sign the user out with a link", async () => {
+    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    await fetch(`${gateway.url}/logout`, { headers: { cookie, "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document" }, redirect: "manual" });
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie } })).status).toBe(200);
+  });
+});
+
 describe("brute force", () => {
   test("three failures ban the account; during the ban even the right password gets the wrong-password answer", async () => {
     const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });

@@ -66,17 +66,17 @@ test("one ComfyUI user is created on first use, even for concurrent first reques
   const created = fake.requests().filter((r) => r.method === "POST" && r.target === "/api/users");
   expect(created.length).toBe(1);
   const users = Object.values(((await (await fetch(`${fake.url}/api/users`)).json()) as { users: Record<string, string> }).users);
-  expect(users).toEqual(["tester"]);
+  expect(users).toEqual(["mss_tester"]);
 });
 
 test("a ComfyUI user left from an earlier installation is adopted instead of failing on 'Duplicate username.'", async () => {
-  const fake = await startFakeComfyUI({ multiUser: true, users: { "tester_0f0f0f0f-0000-4000-8000-000000000000": "tester" } });
+  const fake = await startFakeComfyUI({ multiUser: true, users: { "mss_tester_0f0f0f0f-0000-4000-8000-000000000000": "mss_tester" } });
   cleanups.push(() => fake.stop());
   const gateway = await gatewayOn(tempDir(), fake.url);
   cleanups.push(() => gateway.stop());
   expect((await gateway.fetch("/api/userdata?dir=workflows")).status).toBe(404); // the user exists, no workflows yet
   const seen = fake.requests().filter((r) => r.target.startsWith("/api/userdata"));
-  expect(seen.at(-1)!.headers["comfy-user"]).toBe("tester_0f0f0f0f-0000-4000-8000-000000000000");
+  expect(seen.at(-1)!.headers["comfy-user"]).toBe("mss_tester_0f0f0f0f-0000-4000-8000-000000000000");
 });
 
 test("a single-user ComfyUI gets no comfy-user header and no user is created", async () => {
@@ -106,4 +106,15 @@ test("an upstream whose /api/users is not ComfyUI's answer is not taken for sing
   const response = await gateway.fetch("/api/settings");
   expect(response.status).toBe(502);
   expect(seen).toEqual(["/api/users"]);
+});
+
+test("a ComfyUI user created outside the gateway with the account's plain name is never handed to the account", async () => {
+  const fake = await startFakeComfyUI({ multiUser: true, users: { "tester_11111111-1111-4111-8111-111111111111": "tester" } });
+  cleanups.push(() => fake.stop());
+  const gateway = await gatewayOn(tempDir(), fake.url);
+  cleanups.push(() => gateway.stop());
+  await gateway.fetch("/api/settings");
+  const used = fake.requests().filter((r) => r.target === "/api/settings").at(-1)!.headers["comfy-user"];
+  expect(used).toStartWith("mss_tester_");
+  expect(used).not.toBe("tester_11111111-1111-4111-8111-111111111111");
 });
