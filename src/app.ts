@@ -13,12 +13,12 @@ import { createOriginCheck } from "./gateway/origin-check.ts";
 import { createPipeline, type AccessDecision } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
-import { relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
+import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
 import { decide, type Principal } from "./rbac/policy.ts";
 import { createApiTokenStore } from "./auth/api-tokens.ts";
-import { createIdentityResolver, type Identity } from "./auth/identity.ts";
+import { createIdentityResolver, type Credential, type Identity } from "./auth/identity.ts";
 import { passwordSettingsFrom, prepareDummyHash } from "./auth/passwords.ts";
 import { Regulator } from "./auth/regulation.ts";
 import { accountRoutes } from "./auth/account-routes.ts";
@@ -84,6 +84,23 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     ipAttemptsPerMinute: config.regulation.ip_attempts_per_minute,
   });
   const resolveIdentity = createIdentityResolver({ sessions, apiTokens, tickets });
+  // Open WebSockets are re-checked every 15 s, and at once after a sign-out or revocation here.
+  const relays = new RelayRegistry(15_000);
+  const credentialsRevoked = () => relays.sweep();
+  /** Whether the credential behind an open WebSocket still holds (and its use counts as activity). */
+  const stillAllowedFor = (credential: Credential) => (): boolean => {
+    const at = Date.now();
+    switch (credential.kind) {
+      case "session":
+        if (!sessions.isLive(credential.jti, at)) return false;
+        sessions.touch(credential.jti, at);
+        return true;
+      case "api-token":
+        return apiTokens.isLive(credential.tokenId, at);
+      case "ticket":
+        return (credential.sessionJti === null || sessions.isLive(credential.sessionJti, at)) && (credential.apiTokenId === null || apiTokens.isLive(credential.apiTokenId, at));
+    }
+  };
   const resolveClient = createClientResolver(config.trusted_proxies);
   /** Client facts of requests handed to the gateway's own routes (Elysia passes the same Request on). */
   const clients = new WeakMap<Request, ClientInfo>();
@@ -100,6 +117,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     resolveIdentity: (request) => resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() }),
     clientIp: (request) => clientOf(request).ip,
     isSecure: (request) => clientOf(request).secure || request.url.startsWith("https:"),
+    credentialsRevoked,
   });
 
   const ownRoutes = new Elysia()
@@ -123,6 +141,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         clientIp: (request) => clientOf(request).ip,
         readFields: auth.readFields,
         checkCredentials: auth.checkCredentials,
+        credentialsRevoked,
       }),
     )
     .onError(({ code }) => {
@@ -161,6 +180,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
     checkOrigin: createOriginCheck(config.public_origins),
+    relays,
     resolveClient,
     authorise: async ({ route, path, search, request, client }) => {
       const identity = await resolveIdentity(request, {
@@ -196,7 +216,10 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       const known = upstreamUsers.known(principalKey);
       // The ComfyUI user's name carries a prefix of the gateway's own: when ComfyUI already has a
       // user of that name (our database was lost), adopting it cannot hand over someone else's.
-      return known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
+      const allowed = known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
+      if (!route.websocket) return allowed;
+      const stillAllowed = stillAllowedFor(identity.credential);
+      return Promise.resolve(allowed).then((decision) => (decision.allow ? { ...decision, stillAllowed } : decision));
     },
     handleOwnRoute: (request, client) => {
       clients.set(request, client());
@@ -238,6 +261,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     port: server.port ?? config.listen.port,
     async stop() {
       await server.stop(true);
+      relays.stop();
       upstream.client?.close();
     },
   };

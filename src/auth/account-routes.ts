@@ -23,6 +23,8 @@ export interface AccountRouteDeps {
   readFields(request: Request): Promise<Record<string, string>>;
   /** The password (and second factor) path of token creation, with regulation: user id or the answer to send. */
   checkCredentials(request: Request, fields: Record<string, string>, refused: () => Response): Promise<{ userId: string } | Response>;
+  /** A credential was revoked here: open WebSockets that rode on it are closed now. */
+  credentialsRevoked(): void;
   now?: () => number;
 }
 
@@ -102,6 +104,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
     if (identity instanceof Response) return identity;
     const fields = await deps.readFields(request);
     if (!fields.id || !deps.apiTokens.revoke(identity.userId, fields.id, now())) return jsonError(404, "TOKEN_NOT_FOUND", "No such token of yours.");
+    deps.credentialsRevoked();
     return json({ message: "Token revoked." });
   }
 
@@ -127,6 +130,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
     const fields = await deps.readFields(request);
     const own = deps.sessions.listForUser(identity.userId, now()).some((s) => s.jti === fields.jti);
     if (!fields.jti || !own || !deps.sessions.revoke(fields.jti, now())) return jsonError(404, "SESSION_NOT_FOUND", "No such session of yours.");
+    deps.credentialsRevoked();
     return json({ status: "ok" });
   }
 

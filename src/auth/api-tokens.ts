@@ -99,6 +99,17 @@ export function createApiTokenStore(db: Db) {
       return { ok: true, tokenId: row.id, userId: row.userId, username: row.username, role: row.role, scopes: parseScopes(row.scopes) };
     },
 
+    /** For open WebSockets: is the token still unrevoked, unexpired, and its user enabled? */
+    isLive(tokenId: string, now: number): boolean {
+      const row = db
+        .select({ expiresAt: apiTokens.expiresAt, revokedAt: apiTokens.revokedAt, disabled: users.disabled })
+        .from(apiTokens)
+        .innerJoin(users, eq(users.id, apiTokens.userId))
+        .where(eq(apiTokens.id, tokenId))
+        .get();
+      return row !== undefined && row.revokedAt === null && (row.expiresAt === null || row.expiresAt > now) && !row.disabled;
+    },
+
     listForUser(userId: string) {
       return db
         .select({ id: apiTokens.id, label: apiTokens.label, scopes: apiTokens.scopes, createdAt: apiTokens.createdAt, expiresAt: apiTokens.expiresAt, lastUsedAt: apiTokens.lastUsedAt, lastUsedIp: apiTokens.lastUsedIp })

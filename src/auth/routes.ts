@@ -46,6 +46,8 @@ export interface AuthRouteDeps {
   clientIp(request: Request): string;
   /** The request reached us over HTTPS (directly or per a trusted proxy): the cookie is Secure. */
   isSecure(request: Request): boolean;
+  /** A credential was revoked here: open WebSockets that rode on it are closed now. */
+  credentialsRevoked(): void;
   now?: () => number;
 }
 
@@ -245,7 +247,10 @@ export function authRoutes(deps: AuthRouteDeps) {
       return new Response(null, { status: 302, headers: { location: "/login" } });
     }
     const identity = await deps.resolveIdentity(request);
-    if (identity.kind === "user" && identity.credential.kind === "session") deps.sessions.revoke(identity.credential.jti, now());
+    if (identity.kind === "user" && identity.credential.kind === "session") {
+      deps.sessions.revoke(identity.credential.jti, now());
+      deps.credentialsRevoked();
+    }
     const cookie = clearedCookie(deps.isSecure(request));
     if (wantsHtml(request) || request.method === "GET") return new Response(null, { status: 302, headers: { location: "/login", "set-cookie": cookie } });
     return new Response(JSON.stringify({ message: "Logged out" }), { headers: { "content-type": "application/json; charset=utf-8", "set-cookie": cookie } });

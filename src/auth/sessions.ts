@@ -137,6 +137,16 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
       };
     },
 
+    /**
+     * For connections that outlive the request that opened them (WebSockets): is the session
+     * still unrevoked, unexpired, and its user enabled? An open socket is activity, so the idle
+     * limit does not apply here; the caller records the activity with `touch`.
+     */
+    isLive(jti: string, now: number): boolean {
+      const row = findSession.get({ jti });
+      return row !== undefined && row.revokedAt === null && row.expiresAt > now && !row.disabled;
+    },
+
     /** Activity that does not come as an HTTP request (a WebSocket message) keeps the session alive too. */
     touch(jti: string, now: number): void {
       db.update(sessions).set({ lastSeenAt: now }).where(and(eq(sessions.jti, jti), isNull(sessions.revokedAt))).run();

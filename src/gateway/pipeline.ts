@@ -11,10 +11,15 @@ import type { OriginVerdict } from "./origin-check.ts";
 import { canonicaliseBunRequestUrl } from "./request-target.ts";
 import { classifyRoute, type RouteMatch } from "./route-table.ts";
 import type { Upstream } from "./upstream.ts";
-import { openRelay, type RelayData } from "./websocket-bridge.ts";
+import { openRelay, type RelayData, type RelayRegistry } from "./websocket-bridge.ts";
 
 export type AccessDecision =
-  | { allow: true; upstreamHeaders?: Record<string, string> }
+  | {
+      allow: true;
+      upstreamHeaders?: Record<string, string>;
+      /** For a WebSocket: asked again while it stays open; false closes it. */
+      stillAllowed?: () => boolean;
+    }
   | {
       allow: false;
       status: number;
@@ -41,6 +46,8 @@ export interface PipelineOptions {
   maxUploadBytes: number;
   /** `host[:port]` values the gateway answers to; empty means any Host. */
   allowedHosts: ReadonlySet<string>;
+  /** Open WebSocket relays, re-checked while they last. */
+  relays?: RelayRegistry;
   /** Refuses browser requests made by other sites (CSRF, cross-site WebSocket hijacking). */
   checkOrigin(request: Request): OriginVerdict;
   /** Step 1: the client's address from the socket peer and trusted proxies' headers. */
@@ -103,7 +110,7 @@ export function createPipeline(options: PipelineOptions) {
 
     const forwardTarget = target.forwardPath + target.search;
     if (route.websocket && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders });
+      return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders, registry: options.relays, stillAllowed: decision.stillAllowed });
     }
     server.timeout(request, forwardIdleSeconds);
     return forwardHttp(request, {

@@ -24,6 +24,56 @@ export interface RelayData {
   upstreamClosed: { code: number; reason: string } | null;
   /** Polls the upstream's send buffer while the client is paused (the WHATWG client has no drain event). */
   drainTimer: ReturnType<typeof setInterval> | null;
+  /** Open relays, so that a revoked credential can end its sockets (see RelayRegistry). */
+  registry: RelayRegistry | null;
+  /** Whether the credential that opened this relay is still good; checked by the registry's sweeps. */
+  stillAllowed: (() => boolean) | null;
+}
+
+/**
+ * The open relays. A WebSocket outlives the request that authorised it, so a sweep re-asks each
+ * relay's `stillAllowed` (at an interval, and at once after a sign-out or revocation) and closes
+ * the ones whose credential is gone (1008, policy violation).
+ */
+export class RelayRegistry {
+  private readonly open = new Set<ServerWebSocket<RelayData>>();
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(intervalMs: number) {
+    this.timer = setInterval(() => this.sweep(), intervalMs);
+    this.timer.unref();
+  }
+
+  add(client: ServerWebSocket<RelayData>): void {
+    this.open.add(client);
+  }
+
+  delete(client: ServerWebSocket<RelayData>): void {
+    this.open.delete(client);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  sweep(): void {
+    for (const client of this.open) {
+      let allowed = true;
+      try {
+        allowed = client.data.stillAllowed?.() ?? true;
+      } catch {
+        allowed = false; // cannot tell: fail closed
+      }
+      if (!allowed) {
+        this.open.delete(client);
+        client.close(1008, "signed out");
+      }
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /** Bytes queued towards ComfyUI above which the relay stops reading from the client. */
@@ -60,6 +110,8 @@ export interface OpenRelayOptions {
   forwardTarget: string;
   /** Headers the gateway sets on the upstream upgrade (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
+  registry?: RelayRegistry | undefined;
+  stillAllowed?: (() => boolean) | undefined;
 }
 
 /**
@@ -88,7 +140,15 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
   } as unknown as string[]) as unknown as Bun.WebSocket;
   socket.binaryType = "nodebuffer";
 
-  const data: RelayData = { upstream: socket, early: [], client: null, upstreamClosed: null, drainTimer: null };
+  const data: RelayData = {
+    upstream: socket,
+    early: [],
+    client: null,
+    upstreamClosed: null,
+    drainTimer: null,
+    registry: options.registry ?? null,
+    stillAllowed: options.stillAllowed ?? null,
+  };
   // Listeners go on before the socket can open so that no early frame is missed.
   socket.addEventListener("message", (event) => relayToClient(data, event.data as string | Uint8Array));
   socket.addEventListener("close", (event) => {
@@ -153,6 +213,7 @@ export const relayHandlers: WebSocketHandler<RelayData> = {
   open(client) {
     const data = client.data;
     data.client = client;
+    data.registry?.add(client);
     const early = data.early ?? [];
     data.early = null;
     for (const message of early) client.send(message);
@@ -183,6 +244,7 @@ export const relayHandlers: WebSocketHandler<RelayData> = {
   },
   close(client, code, reason) {
     const data = client.data;
+    data.registry?.delete(client);
     stopDrainWatch(data);
     const upstream = data.upstream;
     if (upstream.readyState === WebSocket.OPEN || upstream.readyState === WebSocket.CONNECTING) {

@@ -258,6 +258,36 @@ test("first run: the console's one-time link creates the owner, once", async () 
   }
 });
 
+describe("open WebSockets end with their credential", () => {
+  function openSocket(path: string, headers: Record<string, string>) {
+    const socket = new WebSocket(gateway.wsUrl + path, { headers } as unknown as string[]);
+    const closed = new Promise<CloseEvent>((resolve) => (socket.onclose = resolve));
+    const opened = new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () => reject(new Error("websocket failed"));
+    });
+    return { socket, closed, opened };
+  }
+
+  test("signing out closes the session's open socket at once (1008)", async () => {
+    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    const { opened, closed } = openSocket("/ws?clientId=logout-1", { cookie });
+    await opened;
+    await fetch(`${gateway.url}/logout`, { method: "POST", headers: { cookie } });
+    const event = await Promise.race([closed, Bun.sleep(3000).then(() => null)]);
+    expect(event?.code).toBe(1008);
+  });
+
+  test("revoking an API token closes the sockets it opened", async () => {
+    const created = (await (await gateway.fetch("/mss-login/generate_token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "ws" }) })).json()) as { jwt_token: string; id: string };
+    const { opened, closed } = openSocket("/ws?clientId=token-1", { authorization: `Bearer ${created.jwt_token}` });
+    await opened;
+    await gateway.fetch("/mss-login/api/tokens", { method: "DELETE", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: created.id }) });
+    const event = await Promise.race([closed, Bun.sleep(3000).then(() => null)]);
+    expect(event?.code).toBe(1008);
+  });
+});
+
 describe("a user's own tokens and sessions", () => {
   test("create a token by session, list it (never its secret), use it, revoke it", async () => {
     const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
