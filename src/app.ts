@@ -43,6 +43,21 @@ export interface RunningGateway {
 
 const HOUR_MS = 3600_000;
 
+/**
+ * ComfyUI routes that take JSON and that its front end calls with `application/json`. ComfyUI
+ * parses the body whatever the content type says, so a cross-site form could post one with a
+ * "simple" content type and no preflight; with a cookie, those types are refused (bearer tokens
+ * are not sent by browsers on their own, so they are exempt). Settings and userdata are not
+ * listed: the real front end sends them as text/plain.
+ */
+const JSON_ONLY_ROUTES = new Set(["prompt", "queue", "history", "interrupt", "free", "jobs.cancel", "jobs.item.cancel"]);
+
+/** The content types a browser sends cross-origin without a preflight (Fetch standard). */
+export function isCorsSafelistedContentType(contentType: string | null): boolean {
+  const essence = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  return essence === "" || essence === "text/plain" || essence === "application/x-www-form-urlencoded" || essence === "multipart/form-data";
+}
+
 /** Why an anonymous caller was refused, in words for the person (the code says it for programs). */
 const IDENTITY_PROBLEMS: Record<string, string> = {
   expired: "Your session has expired; sign in again.",
@@ -192,6 +207,9 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       if (identity.kind === "anonymous") {
         const problem = identity.problem === null ? "Sign in to use ComfyUI." : (IDENTITY_PROBLEMS[identity.problem] ?? "Sign in to use ComfyUI.");
         return { allow: false, status: 401, code: identity.problem === null ? "AUTH_REQUIRED" : `AUTH_${identity.problem.toUpperCase()}`, message: problem, title: "Sign in required", loginRedirect: true };
+      }
+      if (identity.credential.kind === "session" && request.method === "POST" && JSON_ONLY_ROUTES.has(route.routeId) && isCorsSafelistedContentType(request.headers.get("content-type"))) {
+        return { allow: false, status: 415, code: "JSON_REQUIRED", message: "Send this request as application/json." };
       }
       // An API token carries scopes: read (GET, HEAD, the WebSocket), run (everything that
       // changes state) and admin (the account's admin rights); less than its owner may do.

@@ -121,6 +121,18 @@ describe("signing in", () => {
     expect(await after.json()).toMatchObject({ code: "AUTH_REVOKED" });
   });
 
+  test("with a cookie, JSON routes refuse the content types a cross-site form could send", async () => {
+    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      const response = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { cookie, "content-type": type }, body: JSON.stringify({ prompt: GRAPH }) });
+      expect(response.status).toBe(415);
+      expect(await response.json()).toMatchObject({ code: "JSON_REQUIRED" });
+    }
+    // The real front end saves settings as text/plain: that keeps working.
+    const setting = await fetch(`${gateway.url}/api/settings/Comfy.UseNewMenu`, { method: "POST", headers: { cookie, "content-type": "text/plain;charset=UTF-8" }, body: '"Top"' });
+    expect(setting.status).toBe(200);
+  });
+
   test("an API token runs a prompt end to end", async () => {
     const submitted = await gateway.fetch("/api/prompt", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: GRAPH }) });
     expect(submitted.status).toBe(200);
