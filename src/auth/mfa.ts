@@ -170,6 +170,14 @@ export async function beginEnrolment(
  * returned in clear text this once. A wrong code changes nothing.
  * Throws MfaError "not_enrolling", "already_enabled", "enrolment_changed" or "secret_unreadable".
  */
+/** The user's recovery codes become exactly `codes` (hashed), inside the caller's transaction. */
+function replaceRecoveryCodes(tx: Pick<Db, "delete" | "insert">, userId: string, codes: readonly string[]): void {
+  tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId)).run();
+  tx.insert(recoveryCodes)
+    .values(codes.map((c) => ({ userId, codeHash: hashOrThrow(userId, c), usedAt: null })))
+    .run();
+}
+
 export async function confirmEnrolment(
   db: Db,
   key: Uint8Array,
@@ -203,10 +211,7 @@ export async function confirmEnrolment(
         .returning({ userId: mfaEnrolments.userId })
         .all();
       if (result.length !== 1) return false;
-      tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId)).run();
-      tx.insert(recoveryCodes)
-        .values(codes.map((c) => ({ userId, codeHash: hashOrThrow(userId, c), usedAt: null })))
-        .run();
+      replaceRecoveryCodes(tx, userId, codes);
       return true;
     },
     { behavior: "immediate" },
@@ -317,10 +322,7 @@ export function regenerateRecoveryCodes(db: Db, userId: string): string[] {
         .where(eq(mfaEnrolments.userId, userId))
         .get();
       if (enrolment?.enabled !== true) return false;
-      tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId)).run();
-      tx.insert(recoveryCodes)
-        .values(codes.map((c) => ({ userId, codeHash: hashOrThrow(userId, c), usedAt: null })))
-        .run();
+      replaceRecoveryCodes(tx, userId, codes);
       return true;
     },
     { behavior: "immediate" },

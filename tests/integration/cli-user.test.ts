@@ -1,41 +1,23 @@
 // `mss-login user ...` run as a child process, the password piped on standard input.
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledGateway } from "../support/compiled-binary.ts";
+import { cleanEnv, MAIN, tempDirPerTest } from "../support/cli.ts";
+import { TEST_PASSWORD_ENV } from "../support/gateway.ts";
 
-const MAIN = join(import.meta.dir, "../../src/main.ts");
 const PASSWORD = "correct horse battery";
 
-const temps: string[] = [];
-let work: string;
-beforeEach(() => {
-  work = mkdtempSync(join(tmpdir(), "mss-cli-user-"));
-  temps.push(work);
-});
-afterAll(() => {
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
+const work = tempDirPerTest("mss-cli-user-").current;
 
-/** The parent's environment without MSS_LOGIN_* variables; the cheapest argon2 the config allows. */
+/** A clean environment with the cheapest argon2 the config allows. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  const clean: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith("MSS_LOGIN_") && value !== undefined) clean[name] = value;
-  }
-  return {
-    ...clean,
-    MSS_LOGIN_PASSWORD__ARGON2_MEMORY_KIB: "7168",
-    MSS_LOGIN_PASSWORD__ARGON2_TIME_COST: "1",
-    ...extra,
-  };
+  return cleanEnv({ ...TEST_PASSWORD_ENV, ...extra });
 }
 
 async function run(args: string[], stdin = "", options: { command?: string[]; extraEnv?: Record<string, string> } = {}) {
   const child = Bun.spawn([...(options.command ?? [process.execPath, MAIN]), ...args], {
-    cwd: work,
+    cwd: work(),
     env: env(options.extraEnv),
     stdin: new Blob([stdin]),
     stdout: "pipe",
@@ -54,7 +36,7 @@ const add = (username: string, role: string, password = `${PASSWORD}\n`) =>
 
 /** The users table, read directly (the CLI has closed the database). */
 function storedUsers(): { username: string; role: string; disabled: number; password_hash: string }[] {
-  const db = new Database(join(work, "data", "mss-login.db"), { readonly: true });
+  const db = new Database(join(work(), "data", "mss-login.db"), { readonly: true });
   try {
     return db.query("SELECT username, role, disabled, password_hash FROM users ORDER BY username_key").all() as never;
   } finally {
@@ -123,7 +105,7 @@ describe("user add", () => {
       const result = await run(args, stdin);
       expect({ args, ...result }).toEqual({ args, stdout: "", stderr: message, code: 2 });
     }
-    expect(await Bun.file(join(work, "data", "mss-login.db")).exists()).toBe(false);
+    expect(await Bun.file(join(work(), "data", "mss-login.db")).exists()).toBe(false);
   });
 
   test("configuration flags after the subcommand; a bad setting is a configuration error", async () => {
@@ -132,7 +114,7 @@ describe("user add", () => {
       PASSWORD,
     );
     expect(result.code).toBe(0);
-    expect(await Bun.file(join(work, "elsewhere", "mss-login.db")).exists()).toBe(true);
+    expect(await Bun.file(join(work(), "elsewhere", "mss-login.db")).exists()).toBe(true);
     const bad = await run(["user", "list"], "", { extraEnv: { MSS_LOGIN_PASSWORD__MIN_LENGTH: "6" } });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toStartWith("config error: env MSS_LOGIN_PASSWORD__MIN_LENGTH: password.min_length must be");

@@ -1,37 +1,20 @@
 // Runs the real command line (`bun src/main.ts ...`) as a child process.
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import packageJson from "../../package.json" with { type: "json" };
 import { embeddedMigrations } from "../../src/db/index.ts";
+import { cleanEnv, MAIN, tempDirPerTest } from "../support/cli.ts";
 
-const MAIN = join(import.meta.dir, "../../src/main.ts");
 const SECRET = "integration-secret-0123456789-abcdefghij";
 
-const temps: string[] = [];
-let work: string;
-beforeEach(() => {
-  work = mkdtempSync(join(tmpdir(), "mss-cli-"));
-  temps.push(work);
-});
-afterAll(() => {
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
+const work = tempDirPerTest("mss-cli-").current;
 
-/** The parent's environment without any MSS_LOGIN_* variable, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith("MSS_LOGIN_") && value !== undefined) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const child = Bun.spawn([process.execPath, MAIN, ...args], {
-    cwd: work,
+    cwd: work(),
     env: cleanEnv(env),
     stdout: "pipe",
     stderr: "pipe",
@@ -86,7 +69,7 @@ describe("version and help", () => {
 
 describe("config print", () => {
   test("merges the data dir's config.json, env and flags; secrets redacted", async () => {
-    const dataDir = join(work, "data");
+    const dataDir = join(work(), "data");
     mkdirSync(dataDir);
     writeFileSync(
       join(dataDir, "config.json"),
@@ -117,12 +100,12 @@ describe("config print", () => {
     expect(stdout).not.toContain(SECRET);
     const report = JSON.parse(stdout);
     expect(report.secret_key).toEqual({ value: "<redacted>", source: "env MSS_LOGIN_SECRET_KEY" });
-    expect(report.data_dir).toEqual({ value: join(work, "d"), source: "flag --data-dir" });
+    expect(report.data_dir).toEqual({ value: join(work(), "d"), source: "flag --data-dir" });
     expect(report["listen.port"]).toEqual({ value: 8189, source: "default" });
   });
 
   test("a bad config file: exit 2 with one line naming the file and key", async () => {
-    const file = join(work, "bad.json");
+    const file = join(work(), "bad.json");
     writeFileSync(file, JSON.stringify({ listen: { port: "abc" } }));
     const { stdout, stderr, code } = await run(["config", "print", "--config", file]);
     expect(code).toBe(2);
@@ -141,7 +124,7 @@ describe("config print", () => {
 
 describe("migrate", () => {
   test("creates the data dir (0700), applies, then reports up to date", async () => {
-    const dataDir = join(work, "fresh", "data");
+    const dataDir = join(work(), "fresh", "data");
     const first = await run(["migrate"], { MSS_LOGIN_DATA_DIR: dataDir });
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
@@ -156,7 +139,7 @@ describe("migrate", () => {
   });
 
   test("a database that cannot be opened: exit 1 with one line", async () => {
-    const dataDir = join(work, "data");
+    const dataDir = join(work(), "data");
     mkdirSync(join(dataDir, "mss-login.db"), { recursive: true, mode: 0o700 }); // a directory where the file should be
     const { stdout, stderr, code } = await run(["migrate", "--data-dir", dataDir]);
     expect(code).toBe(1);
@@ -166,7 +149,7 @@ describe("migrate", () => {
   });
 
   test("a failing migration: exit 1 with one line, database untouched", async () => {
-    const dataDir = join(work, "data");
+    const dataDir = join(work(), "data");
     const first = await run(["migrate", "--data-dir", dataDir]);
     expect(first.code).toBe(0);
     // Pretend a newer mss-login migrated this database.
@@ -182,7 +165,7 @@ describe("migrate", () => {
   });
 
   test("a data dir that is a file: exit 2 (configuration)", async () => {
-    const file = join(work, "not-a-dir");
+    const file = join(work(), "not-a-dir");
     writeFileSync(file, "");
     const { stderr, code } = await run(["migrate", "--data-dir", file]);
     expect(code).toBe(2);
@@ -225,7 +208,7 @@ describe("serve", () => {
   test("starts, migrates, listens; SIGTERM stops it gracefully with exit 0", async () => {
     const port = freePort();
     const child = Bun.spawn([process.execPath, MAIN, "serve", "--host", "127.0.0.1", "--port", String(port)], {
-      cwd: work,
+      cwd: work(),
       env: cleanEnv({ MSS_LOGIN_UPSTREAM__URL: "http://127.0.0.1:9" }),
       stdout: "pipe",
       stderr: "pipe",
@@ -264,6 +247,6 @@ describe("serve", () => {
     const { stderr, code } = await run(["serve", "--port", "-5"]);
     expect(code).toBe(2);
     expect(stderr).toBe('config error: flag --port: listen.port must be an integer 0-65535 (got "-5")\n');
-    expect(() => statSync(join(work, "data"))).toThrow();
+    expect(() => statSync(join(work(), "data"))).toThrow();
   });
 });
