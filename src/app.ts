@@ -101,7 +101,10 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   const resolveIdentity = createIdentityResolver({ sessions, apiTokens, tickets });
   // Open WebSockets are re-checked every 15 s, and at once after a sign-out or revocation here.
   const relays = new RelayRegistry(15_000);
-  const credentialsRevoked = () => relays.sweep();
+  const credentialsRevoked = () => {
+    resolveIdentity.forget();
+    relays.sweep();
+  };
   /** Whether the credential behind an open WebSocket still holds (and its use counts as activity). */
   const stillAllowedFor = (credential: Credential) => (): boolean => {
     const at = Date.now();

@@ -37,17 +37,54 @@ export interface IdentityStores {
   tickets: TicketStore;
 }
 
-export function createIdentityResolver(stores: IdentityStores) {
-  return async function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity> {
+/**
+ * How long a checked session or API token is taken as still valid without asking the database
+ * again. Revocations made through this gateway clear the cache at once (`forget`); a revocation
+ * made elsewhere (another instance sharing the database, the command line) is seen within this
+ * time. It saves a database read on almost every request of a busy client.
+ */
+export const IDENTITY_CACHE_MS = 1000;
+const IDENTITY_CACHE_SIZE = 10_000;
+
+export interface IdentityResolver {
+  (request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity>;
+  /** Drops every cached check: call after any revocation, disable or password change. */
+  forget(): void;
+}
+
+export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTITY_CACHE_MS): IdentityResolver {
+  const checked = new Map<string, { identity: Identity; until: number }>();
+
+  /** Successful checks of long-lived credentials only; tickets are single-use and never cached. */
+  function remember(credential: string, identity: Identity, now: number): Identity {
+    if (cacheMs > 0 && identity.kind === "user") {
+      if (checked.size >= IDENTITY_CACHE_SIZE) checked.delete(checked.keys().next().value as string);
+      checked.set(credential, { identity, until: now + cacheMs });
+    }
+    return identity;
+  }
+
+  function cached(credential: string, now: number): Identity | null {
+    const entry = checked.get(credential);
+    if (entry === undefined) return null;
+    if (entry.until > now) return entry.identity;
+    checked.delete(credential);
+    return null;
+  }
+
+  const resolveIdentity = async function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity> {
     const authorization = request.headers.get("authorization");
     if (authorization !== null) {
       // A bearer credential that fails is an error for the caller to see, never a fallback to
       // the cookie: scripts must learn that their token is wrong.
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) return { kind: "anonymous", problem: "invalid" };
-      const checked = stores.apiTokens.check(match[1]!, options.now, options.clientIp);
-      if (!checked.ok) return { kind: "anonymous", problem: checked.reason };
-      return { kind: "user", userId: checked.userId, username: checked.username, role: checked.role as Role, credential: { kind: "api-token", tokenId: checked.tokenId, scopes: checked.scopes } };
+      const token = match[1]!;
+      const hit = cached(token, options.now);
+      if (hit !== null) return hit;
+      const result = stores.apiTokens.check(token, options.now, options.clientIp);
+      if (!result.ok) return { kind: "anonymous", problem: result.reason };
+      return remember(token, { kind: "user", userId: result.userId, username: result.username, role: result.role as Role, credential: { kind: "api-token", tokenId: result.tokenId, scopes: result.scopes } }, options.now);
     }
 
     if (options.ticketPurpose !== null && options.search.includes("ticket=")) {
@@ -62,11 +99,15 @@ export function createIdentityResolver(stores: IdentityStores) {
 
     const cookie = cookieValue(request.headers.get("cookie"), SESSION_COOKIE);
     if (cookie === null) return ANONYMOUS;
-    const checked = await stores.sessions.check(cookie, options.now);
-    if (!checked.ok) return { kind: "anonymous", problem: checked.reason };
-    const { session } = checked;
-    return { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } };
-  };
+    const hit = cached(cookie, options.now);
+    if (hit !== null) return hit;
+    const result = await stores.sessions.check(cookie, options.now);
+    if (!result.ok) return { kind: "anonymous", problem: result.reason };
+    const { session } = result;
+    return remember(cookie, { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } }, options.now);
+  } as IdentityResolver;
+  resolveIdentity.forget = () => checked.clear();
+  return resolveIdentity;
 
   function identityBehindTicket(redeemed: { userId: string; sessionJti: string | null; apiTokenId: string | null }, now: number): Identity {
     const sessionsOfUser = redeemed.sessionJti === null ? null : stores.sessions.listForUser(redeemed.userId, now);

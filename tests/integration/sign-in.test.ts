@@ -12,6 +12,7 @@ import { startGateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
+import { IDENTITY_CACHE_MS } from "../../src/auth/identity.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
 
@@ -131,6 +132,19 @@ describe("signing in", () => {
     // The real front end saves settings as text/plain: that keeps working.
     const setting = await fetch(`${gateway.url}/api/settings/Comfy.UseNewMenu`, { method: "POST", headers: { cookie, "content-type": "text/plain;charset=UTF-8" }, body: '"Top"' });
     expect(setting.status).toBe(200);
+  });
+
+  test("a revocation made outside this gateway (another instance, the command line) is seen within a second", async () => {
+    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie } })).status).toBe(200);
+    const database = openDatabase(gateway.dataDir);
+    try {
+      database.sqlite.run("UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL", [Date.now()]);
+    } finally {
+      database.close();
+    }
+    await Bun.sleep(IDENTITY_CACHE_MS + 100);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie } })).status).toBe(401);
   });
 
   test("an API token runs a prompt end to end", async () => {
