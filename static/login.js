@@ -23,17 +23,39 @@
     tick();
   }
 
+  // After a correct password, an enrolled user gets a one-time token for the code step.
+  let mfaToken = null;
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
     submit.disabled = true;
     const body = Object.fromEntries(new FormData(form));
+    const url = mfaToken ? "/mss-login/api/mfa/verify" : "/login";
+    if (mfaToken) body.mfa_temp_token = mfaToken;
     try {
-      const response = await fetch("/login", { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
       const answer = await response.json().catch(() => ({}));
+      if (response.ok && answer.mfa_required) {
+        mfaToken = answer.mfa_temp_token;
+        document.getElementById("mfa").hidden = false;
+        document.getElementById("username").readOnly = true;
+        document.getElementById("password").readOnly = true;
+        document.getElementById("code").focus();
+        submit.disabled = false;
+        return;
+      }
       if (response.ok) {
         location.assign(answer.redirect_url || "/");
         return;
+      }
+      if (mfaToken) {
+        // The one-time token is spent: start again from the password.
+        mfaToken = null;
+        document.getElementById("mfa").hidden = true;
+        document.getElementById("username").readOnly = false;
+        document.getElementById("password").readOnly = false;
+        document.getElementById("code").value = "";
       }
       if (response.status === 429) {
         countdown(Number(response.headers.get("retry-after")) || 60);

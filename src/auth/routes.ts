@@ -9,7 +9,7 @@ import { Elysia } from "elysia";
 import type { Db } from "../db/index.ts";
 import { jsonError, wantsHtml } from "../gateway/error-response.ts";
 import type { Logger } from "../log.ts";
-import { verifyLoginCode, mfaStatus, useRecoveryCode } from "./mfa.ts";
+import { beginEnrolment, confirmEnrolment, MfaError, mfaStatus, resetMfa, useRecoveryCode, verifyLoginCode } from "./mfa.ts";
 import { looksLikeRecoveryCode } from "./recovery-codes.ts";
 import type { PasswordSettings } from "./passwords.ts";
 import { verifyDummyPassword } from "./passwords.ts";
@@ -17,7 +17,7 @@ import type { Regulator } from "./regulation.ts";
 import type { SessionStore } from "./sessions.ts";
 import { setupTokens } from "./tables.ts";
 import type { TicketStore } from "./tickets.ts";
-import { AccountError, checkUserPassword, countUsers, createUser, recordLogin } from "./users.ts";
+import { AccountError, checkUserPassword, countUsers, createUser, getUserById, recordLogin } from "./users.ts";
 import { SESSION_COOKIE, type Identity } from "./identity.ts";
 import { formatIp, parseIp } from "../config/ip.ts";
 import { hashToken } from "./api-tokens.ts";
@@ -209,13 +209,14 @@ export function authRoutes(deps: AuthRouteDeps) {
       return refused();
     }
 
-    // Second factor, in the same request: the code travels with the password.
+    // Second factor: in the same request (`code`), or in a second step with a single-use
+    // `mfa_temp_token`, the shape of the original's API.
     if (mfaStatus(deps.db, userId).state === "enabled") {
-      const code = (fields.code ?? "").trim();
+      const code = (fields.code ?? fields.backup_code ?? "").trim();
       if (code === "") {
+        const temp = deps.tickets.issue({ userId, purpose: "mfa", sessionJti: null, apiTokenId: null, now: now() });
         await padTo(started, LOGIN_FLOOR_MS);
-        return new Response(JSON.stringify({ error: "Enter the code from your authenticator app.", code: "MFA_REQUIRED", mfa_required: true }), {
-          status: 401,
+        return new Response(JSON.stringify({ message: "Enter the code from your authenticator app.", mfa_required: true, mfa_temp_token: temp.ticket, remember_me: truthy(fields.remember_me ?? fields.remember) }), {
           headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
         });
       }
@@ -238,6 +239,77 @@ export function authRoutes(deps: AuthRouteDeps) {
     const checked = await checkCredentials(request, fields, () => loginRefused(request, next));
     if (checked instanceof Response) return checked;
     return startSession(request, checked.userId, truthy(fields.remember_me ?? fields.remember), next, "Login successful");
+  }
+
+  /** Second sign-in step: the temporary token from `/login` plus a TOTP or recovery code. */
+  async function verifySecondFactor(request: Request): Promise<Response> {
+    const started = performance.now();
+    const fields = await readFields(request);
+    const code = (fields.code ?? fields.backup_code ?? "").trim();
+    // Single use: a wrong code means signing in again (and the password attempt stays counted).
+    const redeemed = fields.mfa_temp_token ? deps.tickets.redeem(fields.mfa_temp_token, "mfa", now()) : { ok: false as const };
+    if (!redeemed.ok || code === "") {
+      await padTo(started, LOGIN_FLOOR_MS);
+      return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+    }
+    const userId = redeemed.userId;
+    const second = looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, userId, code, now());
+    await padTo(started, LOGIN_FLOOR_MS);
+    if (second.status !== "ok") return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+    const user = getUserById(deps.db, userId);
+    if (user === null || user.disabled) return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+    deps.regulator.recordSuccess(user.username, now());
+    return startSession(request, userId, truthy(fields.remember_me ?? fields.remember), safeNext(fields.next), "Login successful");
+  }
+
+  /** Enrolment: a signed-in user (with their password again) gets a new secret and its QR code. */
+  async function mfaSetup(request: Request): Promise<Response> {
+    const identity = await deps.resolveIdentity(request);
+    if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in in a browser session to set up two-factor authentication.");
+    const fields = await readFields(request);
+    const password = await checkUserPassword(deps.db, identity.username, fields.password ?? "", deps.passwordSettings);
+    if (!password.ok) return jsonError(403, "PASSWORD_REQUIRED", "Enter your current password to change two-factor authentication.");
+    try {
+      const begun = await beginEnrolment(deps.db, deps.mfaKey, identity.userId, identity.username, now());
+      return new Response(
+        JSON.stringify({ message: "Scan the QR code, then confirm with a code.", provisioning_uri: begun.otpauthUri, secret: begun.secret, qr_svg: begun.qrSvg }),
+        { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } },
+      );
+    } catch (error) {
+      if (error instanceof MfaError) return jsonError(409, error.code.toUpperCase(), error.message);
+      throw error;
+    }
+  }
+
+  async function mfaConfirm(request: Request): Promise<Response> {
+    const identity = await deps.resolveIdentity(request);
+    if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
+    const fields = await readFields(request);
+    try {
+      const confirmed = await confirmEnrolment(deps.db, deps.mfaKey, identity.userId, fields.code ?? "", now());
+      if (!confirmed.ok) return jsonError(400, "BAD_CODE", "That code is not right; check the time on your device and try again.");
+      return new Response(JSON.stringify({ message: "MFA enabled successfully", recovery_codes: confirmed.recoveryCodes }), {
+        headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+      });
+    } catch (error) {
+      if (error instanceof MfaError) return jsonError(409, error.code.toUpperCase(), error.message);
+      throw error;
+    }
+  }
+
+  /** Removing one's own second factor takes the password and a current code. */
+  async function mfaDisable(request: Request): Promise<Response> {
+    const started = performance.now();
+    const identity = await deps.resolveIdentity(request);
+    if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
+    const fields = await readFields(request);
+    const password = await checkUserPassword(deps.db, identity.username, fields.password ?? "", deps.passwordSettings);
+    const code = (fields.code ?? "").trim();
+    const second = password.ok && code !== "" ? (looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, identity.userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, identity.userId, code, now())) : null;
+    await padTo(started, LOGIN_FLOOR_MS);
+    if (second === null || second.status !== "ok") return jsonError(403, "CONFIRMATION_REQUIRED", "Enter your password and a current code to remove two-factor authentication.");
+    resetMfa(deps.db, identity.userId);
+    return new Response(JSON.stringify({ message: "Two-factor authentication removed." }), { headers: { "content-type": "application/json; charset=utf-8" } });
   }
 
   async function logout(request: Request): Promise<Response> {
@@ -316,6 +388,14 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post("/setup", ({ request }) => setup(request))
     .get("/mss-login/api/me", ({ request }) => me(request))
     .get("/api/mss-login/api/me", ({ request }) => me(request))
+    .post("/mss-login/api/mfa/verify", ({ request }) => verifySecondFactor(request))
+    .post("/api/mss-login/api/mfa/verify", ({ request }) => verifySecondFactor(request))
+    .post("/mss-login/api/mfa/setup", ({ request }) => mfaSetup(request))
+    .post("/api/mss-login/api/mfa/setup", ({ request }) => mfaSetup(request))
+    .post("/mss-login/api/mfa/verify-setup", ({ request }) => mfaConfirm(request))
+    .post("/api/mss-login/api/mfa/verify-setup", ({ request }) => mfaConfirm(request))
+    .post("/mss-login/api/mfa/disable", ({ request }) => mfaDisable(request))
+    .post("/api/mss-login/api/mfa/disable", ({ request }) => mfaDisable(request))
     .post("/mss-login/api/ticket", ({ request }) => ticket(request))
     .post("/api/mss-login/api/ticket", ({ request }) => ticket(request))
     .get("/mss-login/static/:file", ({ params }) => {

@@ -10,7 +10,9 @@ import { tickets } from "./tables.ts";
 
 export const TICKET_PREFIX = "mst_";
 export const TICKET_LIFETIME_MS = 60_000;
-export type TicketPurpose = "ws" | "view";
+/** The second sign-in step (`mfa_temp_token` of the original's API) may take a little longer. */
+export const MFA_TICKET_LIFETIME_MS = 300_000;
+export type TicketPurpose = "ws" | "view" | "mfa";
 
 export type TicketRedemption =
   | { ok: true; userId: string; sessionJti: string | null; apiTokenId: string | null }
@@ -22,7 +24,7 @@ export function createTicketStore(db: Db) {
   return {
     issue(input: { userId: string; purpose: TicketPurpose; sessionJti: string | null; apiTokenId: string | null; now: number }) {
       const ticket = TICKET_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-      const expiresAt = input.now + TICKET_LIFETIME_MS;
+      const expiresAt = input.now + (input.purpose === "mfa" ? MFA_TICKET_LIFETIME_MS : TICKET_LIFETIME_MS);
       db.insert(tickets)
         .values({ ticketHash: hashToken(ticket), userId: input.userId, purpose: input.purpose, sessionJti: input.sessionJti, apiTokenId: input.apiTokenId, createdAt: input.now, expiresAt })
         .run();
@@ -47,7 +49,7 @@ export function createTicketStore(db: Db) {
 
     /** Removes tickets that expired more than a minute ago. */
     prune(now: number): number {
-      return db.delete(tickets).where(lt(tickets.expiresAt, now - TICKET_LIFETIME_MS)).returning({ hash: tickets.ticketHash }).all().length;
+      return db.delete(tickets).where(lt(tickets.expiresAt, now - MFA_TICKET_LIFETIME_MS)).returning({ hash: tickets.ticketHash }).all().length;
     },
   };
 }

@@ -12,6 +12,7 @@ import { startGateway } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
+import * as OTPAuth from "otpauth";
 import { IDENTITY_CACHE_MS } from "../../src/auth/identity.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
@@ -363,5 +364,48 @@ describe("a user's own tokens and sessions", () => {
     expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: second } })).status).toBe(401);
     const foreign = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: "not-mine" }) });
     expect(foreign.status).toBe(404);
+  });
+});
+
+describe("two-factor authentication", () => {
+  test("enrol with password and QR, confirm, then sign in in two steps (the original's mfa_temp_token flow); a code works once", async () => {
+    const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
+    try {
+      const post = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
+        fetch(local.url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+      const cookie = cookieOf(await post("/login", { username: "tester", password: TEST_PASSWORD }));
+
+      expect((await post("/mss-login/api/mfa/setup", { password: "wrong password" }, { cookie })).status).toBe(403);
+      const setup = (await (await post("/mss-login/api/mfa/setup", { password: TEST_PASSWORD }, { cookie })).json()) as { provisioning_uri: string; secret: string; qr_svg: string };
+      expect(setup.provisioning_uri).toStartWith("otpauth://totp/");
+      expect(setup.qr_svg).toContain("<svg");
+      const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.secret), digits: 6, period: 30, algorithm: "SHA1" });
+
+      expect((await post("/mss-login/api/mfa/verify-setup", { code: "000000" }, { cookie })).status).toBe(400);
+      const confirmed = (await (await post("/mss-login/api/mfa/verify-setup", { code: totp.generate() }, { cookie })).json()) as { recovery_codes: string[] };
+      expect(confirmed.recovery_codes.length).toBe(10);
+
+      // Step one: the password alone gives a one-time token, no session.
+      const first = await post("/login", { username: "tester", password: TEST_PASSWORD });
+      expect(first.headers.getSetCookie()).toEqual([]);
+      const { mfa_required, mfa_temp_token } = (await first.json()) as { mfa_required: boolean; mfa_temp_token: string };
+      expect(mfa_required).toBe(true);
+      // The code used to confirm the enrolment cannot be replayed; a recovery code works once.
+      expect((await post("/mss-login/api/mfa/verify", { mfa_temp_token, code: confirmed.recovery_codes[0]! })).status).toBe(200);
+      expect((await post("/mss-login/api/mfa/verify", { mfa_temp_token, code: confirmed.recovery_codes[1]! })).status).toBe(401); // token spent
+      const again = (await (await post("/login", { username: "tester", password: TEST_PASSWORD })).json()) as { mfa_temp_token: string };
+      expect((await post("/mss-login/api/mfa/verify", { mfa_temp_token: again.mfa_temp_token, code: confirmed.recovery_codes[0]! })).status).toBe(401); // code spent
+
+      // Password and code in one request also works, with the next code (one step of skew is
+      // allowed, and it is newer than the one used to confirm); sent again, it is refused.
+      const later = totp.generate({ timestamp: Date.now() + 30_000 });
+      expect((await post("/login", { username: "tester", password: TEST_PASSWORD, code: later })).status).toBe(200);
+      expect((await post("/login", { username: "tester", password: TEST_PASSWORD, code: later })).status).toBe(401);
+
+      // An API token is not enough to change two-factor settings.
+      expect((await local.fetch("/mss-login/api/mfa/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ password: TEST_PASSWORD }) })).status).toBe(401);
+    } finally {
+      await local.stop();
+    }
   });
 });

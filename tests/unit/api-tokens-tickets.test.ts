@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiTokenError, createApiTokenStore, hashToken, type ApiTokenStore } from "../../src/auth/api-tokens.ts";
 import { apiTokens, users } from "../../src/auth/tables.ts";
-import { createTicketStore, TICKET_LIFETIME_MS, type TicketStore } from "../../src/auth/tickets.ts";
+import { createTicketStore, MFA_TICKET_LIFETIME_MS, TICKET_LIFETIME_MS, type TicketStore } from "../../src/auth/tickets.ts";
 import { applyMigrations, openDatabase, type OpenDatabase } from "../../src/db/index.ts";
 
 const T0 = 1_796_044_000_000;
@@ -94,6 +94,11 @@ describe("tickets", () => {
   test("pruning removes long-expired tickets", () => {
     tickets.issue({ userId: "alice", purpose: "ws", sessionJti: null, apiTokenId: null, now: T0 });
     expect(tickets.prune(T0 + TICKET_LIFETIME_MS)).toBe(0);
-    expect(tickets.prune(T0 + 3 * TICKET_LIFETIME_MS)).toBe(1);
+    expect(tickets.prune(T0 + TICKET_LIFETIME_MS + MFA_TICKET_LIFETIME_MS + 1)).toBe(1);
+  });
+
+  test("a second-step (mfa) ticket lives five minutes", () => {
+    const { ticket } = tickets.issue({ userId: "alice", purpose: "mfa", sessionJti: null, apiTokenId: null, now: T0 });
+    expect(tickets.redeem(ticket, "mfa", T0 + MFA_TICKET_LIFETIME_MS - 1).ok).toBe(true);
   });
 });
