@@ -48,6 +48,8 @@ Usage:
   ${PRODUCT_NAME} user passwd --username U --password-stdin
   ${PRODUCT_NAME} user list [--json]
   ${PRODUCT_NAME} user disable|enable --username U
+  ${PRODUCT_NAME} token create --username U --label L [--hours N] [--scope read,run,admin]
+  ${PRODUCT_NAME} token list --username U [--json]   |   token revoke --username U --id ID
                                   manage accounts (the password is read from standard input,
                                   never from the command line)
   ${PRODUCT_NAME} config print [flags] [--sources]
@@ -229,6 +231,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // Loaded on demand, like the web stack: other commands skip the password list.
         const { runUserCommand } = await import("./cli/user-commands.ts");
         return await runUserCommand(rest, io);
+      }
+      case "token": {
+        const { runTokenCommand } = await import("./cli/token-commands.ts");
+        return await runTokenCommand(rest, io);
       }
       case "config":
         if (rest[0] !== "print") {

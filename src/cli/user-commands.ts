@@ -13,17 +13,14 @@ import { passwordSettingsFrom } from "../auth/passwords.ts";
 import {
   AccountError,
   createUser,
-  getUserByUsername,
   listUsers,
   ROLES,
   setDisabled,
   setPassword,
   type Role,
-  type User,
 } from "../auth/users.ts";
-import { CONFIG_FLAGS, ensureDataDir, loadConfig, type Config } from "../config/index.ts";
-import type { OpenDatabase } from "../db/index.ts";
-import { EXIT_FAILURE, EXIT_OK, openAndMigrate, UsageError, type CliIo } from "../main.ts";
+import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from "../main.ts";
+import { formatTable, formatTime, openStore, parseArguments, requiredValue, requireUserByName, type ParsedArguments, type Store } from "./cli-support.ts";
 
 export interface UserCliIo extends CliIo {
   /** All of standard input as text; default: the process's standard input. */
@@ -41,56 +38,6 @@ const ALLOWED_FLAGS: Readonly<Record<Subcommand, readonly string[]>> = {
   disable: ["--username"],
   enable: ["--username"],
 };
-/** Flags that take no value. */
-const SWITCHES = new Set(["--password-stdin", "--json"]);
-
-interface ParsedArguments {
-  readonly options: ReadonlyMap<string, string | true>;
-  /** Configuration flags, passed on to loadConfig as written. */
-  readonly configArgv: readonly string[];
-}
-
-function parseArguments(subcommand: Subcommand, args: readonly string[]): ParsedArguments {
-  const allowed = ALLOWED_FLAGS[subcommand];
-  const options = new Map<string, string | true>();
-  const configArgv: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    if (!arg.startsWith("--")) throw new UsageError(`user ${subcommand}: unexpected argument ${JSON.stringify(arg)}`);
-    const equals = arg.indexOf("=");
-    const name = equals < 0 ? arg : arg.slice(0, equals);
-    if (CONFIG_FLAGS.includes(name)) {
-      configArgv.push(arg);
-      if (equals < 0 && args[i + 1] !== undefined) configArgv.push(args[++i] ?? "");
-      continue;
-    }
-    if (!allowed.includes(name)) {
-      const takes = allowed.length > 0 ? `; it takes ${allowed.join(", ")}` : "";
-      if (name === "--password") {
-        throw new UsageError(`user ${subcommand}: passwords are never taken from the command line; use --password-stdin`);
-      }
-      throw new UsageError(`user ${subcommand}: unknown flag ${name}${takes}`);
-    }
-    if (SWITCHES.has(name)) {
-      if (equals >= 0) throw new UsageError(`user ${subcommand}: ${name} takes no value`);
-      options.set(name, true);
-      continue;
-    }
-    const value = equals >= 0 ? arg.slice(equals + 1) : args[++i];
-    if (value === undefined || (equals < 0 && value.startsWith("--"))) {
-      throw new UsageError(`user ${subcommand}: ${name} needs a value`);
-    }
-    options.set(name, value);
-  }
-  return { options, configArgv };
-}
-
-function requiredValue(subcommand: Subcommand, options: ParsedArguments["options"], name: string): string {
-  const value = options.get(name);
-  if (typeof value !== "string" || value === "") throw new UsageError(`user ${subcommand} needs ${name}`);
-  return value;
-}
-
 /** One line from standard input: the trailing line break (from `echo`) is not part of it. */
 async function readPassword(subcommand: Subcommand, io: UserCliIo): Promise<string> {
   const input = await (io.readStdin ?? (() => Bun.stdin.text()))();
@@ -102,44 +49,17 @@ async function readPassword(subcommand: Subcommand, io: UserCliIo): Promise<stri
   return password;
 }
 
-/** Loads the configuration and opens the migrated database; null (message printed) on failure. */
-function openStore(configArgv: readonly string[], io: UserCliIo): { config: Config; database: OpenDatabase } | null {
-  const { config, warnings } = loadConfig({ argv: configArgv, env: io.env, cwd: io.cwd });
-  const dataDir = ensureDataDir(config.data_dir);
-  for (const warning of [...warnings, ...dataDir.warnings]) io.stderr(`warning: ${warning}\n`);
-  const opened = openAndMigrate(config.data_dir, io);
-  return opened === null ? null : { config, database: opened.database };
-}
-
-function requireUserByName(database: OpenDatabase, username: string): User {
-  const user = getUserByUsername(database.db, username);
-  if (user === null) throw new AccountError("USER_NOT_FOUND", `No user named "${username}".`);
-  return user;
-}
-
-function formatTime(ms: number | null): string {
-  if (ms === null) return "never";
-  return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + "Z";
-}
-
-function formatTable(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
-}
-
 function requiredRole(options: ParsedArguments["options"]): Role {
-  const role = requiredValue("add", options, "--role");
+  const role = requiredValue("user add", options, "--role");
   if (!(ROLES as readonly string[]).includes(role)) {
     throw new UsageError(`user add: --role must be one of ${ROLES.join(", ")} (got ${JSON.stringify(role)})`);
   }
   return role as Role;
 }
 
-type Store = { readonly config: Config; readonly database: OpenDatabase };
 
 async function add(options: ParsedArguments["options"], password: string, store: Store, io: UserCliIo) {
-  const username = requiredValue("add", options, "--username");
+  const username = requiredValue("user add", options, "--username");
   const user = await createUser(
     store.database.db,
     { username, password, role: requiredRole(options) },
@@ -150,7 +70,7 @@ async function add(options: ParsedArguments["options"], password: string, store:
 }
 
 async function passwd(options: ParsedArguments["options"], password: string, store: Store, io: UserCliIo) {
-  const username = requiredValue("passwd", options, "--username");
+  const username = requiredValue("user passwd", options, "--username");
   const user = requireUserByName(store.database, username);
   await setPassword(store.database.db, user.id, password, passwordSettingsFrom(store.config));
   io.stdout(`password changed for ${user.username}; their sessions were ended\n`);
@@ -194,7 +114,7 @@ function changeDisabled(
   store: Store,
   io: UserCliIo,
 ) {
-  const user = requireUserByName(store.database, requiredValue(subcommand, options, "--username"));
+  const user = requireUserByName(store.database, requiredValue(`user ${subcommand}`, options, "--username"));
   setDisabled(store.database.db, user.id, subcommand === "disable");
   io.stdout(
     subcommand === "disable" ? `disabled ${user.username}; their sessions were ended\n` : `enabled ${user.username}\n`,
@@ -214,13 +134,13 @@ export async function runUserCommand(args: readonly string[], io: UserCliIo): Pr
     throw new UsageError(`user needs a subcommand: ${SUBCOMMANDS.join(", ")} (got ${got})`);
   }
   const subcommand = first as Subcommand;
-  const parsed = parseArguments(subcommand, args.slice(1));
+  const parsed = parseArguments(`user ${subcommand}`, ALLOWED_FLAGS[subcommand], args.slice(1));
   const takesPassword = subcommand === "add" || subcommand === "passwd";
   if (takesPassword && !parsed.options.has("--password-stdin")) {
     throw new UsageError(`user ${subcommand} needs --password-stdin (the password is read from standard input)`);
   }
   // Usage (and standard input) is checked before anything touches the data directory.
-  if (subcommand !== "list") requiredValue(subcommand, parsed.options, "--username");
+  if (subcommand !== "list") requiredValue(`user ${subcommand}`, parsed.options, "--username");
   if (subcommand === "add") requiredRole(parsed.options);
   const password = takesPassword ? await readPassword(subcommand, io) : "";
   const store = openStore(parsed.configArgv, io);
