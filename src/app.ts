@@ -217,8 +217,8 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       // An API token carries scopes: read (GET, HEAD, the WebSocket), run (everything that
       // changes state) and admin (the account's admin rights); less than its owner may do.
       let principal = principalOf(identity);
-      if (identity.credential.kind === "api-token") {
-        const scopes = identity.credential.scopes;
+      const scopes = identity.credential.kind === "api-token" ? identity.credential.scopes : identity.credential.kind === "ticket" ? identity.credential.scopes : null;
+      if (scopes !== null) {
         const reads = request.method === "GET" || request.method === "HEAD";
         if (!scopes.includes(reads ? "read" : "run")) {
           return { allow: false, status: 403, code: "TOKEN_SCOPE", message: `This API token has no "${reads ? "read" : "run"}" scope.` };

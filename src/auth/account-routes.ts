@@ -42,9 +42,13 @@ function both(path: string): [string, string] {
 export function accountRoutes(deps: AccountRouteDeps) {
   const now = deps.now ?? Date.now;
 
-  async function signedIn(request: Request): Promise<Extract<Identity, { kind: "user" }> | Response> {
+  /** The caller, if signed in; an API token must carry `scope` ("read" to look, "run" to change). */
+  async function signedIn(request: Request, scope: "read" | "run"): Promise<Extract<Identity, { kind: "user" }> | Response> {
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
+    if (identity.credential.kind === "api-token" && !identity.credential.scopes.includes(scope)) {
+      return jsonError(403, "TOKEN_SCOPE", `This API token has no "${scope}" scope.`);
+    }
     return identity;
   }
 
@@ -53,8 +57,14 @@ export function accountRoutes(deps: AccountRouteDeps) {
     // A signed-in caller creates a token for themselves; otherwise username and password
     // (and the second factor) are checked like a sign-in, as the original's mobile clients do.
     let userId: string;
+    /** A token may only make tokens with (at most) its own scopes, and only with "run". */
+    let scopeCeiling: readonly string[] = SCOPES;
     const identity = await deps.resolveIdentity(request);
     if (identity.kind === "user" && identity.credential.kind !== "ticket" && fields.require_password_reauth !== "true") {
+      if (identity.credential.kind === "api-token") {
+        if (!identity.credential.scopes.includes("run")) return jsonError(403, "TOKEN_SCOPE", 'This API token has no "run" scope.');
+        scopeCeiling = identity.credential.scopes;
+      }
       userId = identity.userId;
     } else {
       const checked = await deps.checkCredentials(request, fields, () => jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials"));
@@ -65,16 +75,19 @@ export function accountRoutes(deps: AccountRouteDeps) {
     if (user === null || user.disabled) return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
     if (user.role === "guest") return jsonError(403, "TOKENS_NOT_ALLOWED", "Guests cannot create API tokens.");
 
-    const hours = fields.expire_hours === undefined ? DEFAULT_TOKEN_HOURS : Number(fields.expire_hours);
-    const scopes = fields.scopes === undefined ? [...SCOPES] : fields.scopes.split(/[\s,]+/).filter((s) => s !== "");
+    // Whole hours only ("", "1e3" or "0x10" are not hours).
+    const hours = fields.expire_hours === undefined ? DEFAULT_TOKEN_HOURS : /^\d{1,5}$/.test(fields.expire_hours) ? Number(fields.expire_hours) : Number.NaN;
+    const scopes = fields.scopes === undefined ? [...scopeCeiling] : fields.scopes.split(/[\s,]+/).filter((s) => s !== "");
+    if (scopes.some((scope) => !scopeCeiling.includes(scope))) return jsonError(403, "TOKEN_SCOPE", "A token cannot grant more than its own scopes.");
     try {
       const created = deps.apiTokens.create({
         userId,
         label: fields.label ?? "API token",
         hours,
         scopes,
-        // The original lets only holders of can_have_non_expiring_jwt (the owner) skip expiry.
-        allowNonExpiring: user.role === "owner",
+        // The original lets only holders of can_have_non_expiring_jwt (the owner) skip expiry,
+        // and only from a signed-in session, not from another token.
+        allowNonExpiring: user.role === "owner" && identity.kind === "user" && identity.credential.kind === "session",
         now: now(),
       });
       return json({ message: "API token created.", jwt_token: created.token, id: created.id, scopes: created.scopes, expires_in_hours: created.expiresAt === null ? null : hours });
@@ -85,7 +98,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function listTokens(request: Request): Promise<Response> {
-    const identity = await signedIn(request);
+    const identity = await signedIn(request, "read");
     if (identity instanceof Response) return identity;
     const tokens = deps.apiTokens.listForUser(identity.userId).map((t) => ({
       id: t.id,
@@ -100,7 +113,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function revokeToken(request: Request): Promise<Response> {
-    const identity = await signedIn(request);
+    const identity = await signedIn(request, "run");
     if (identity instanceof Response) return identity;
     const fields = await deps.readFields(request);
     if (!fields.id || !deps.apiTokens.revoke(identity.userId, fields.id, now())) return jsonError(404, "TOKEN_NOT_FOUND", "No such token of yours.");
@@ -109,7 +122,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function listSessions(request: Request): Promise<Response> {
-    const identity = await signedIn(request);
+    const identity = await signedIn(request, "read");
     if (identity instanceof Response) return identity;
     const current = identity.credential.kind === "session" ? identity.credential.jti : null;
     const sessions = deps.sessions.listForUser(identity.userId, now()).map((s) => ({
@@ -125,7 +138,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function revokeSession(request: Request): Promise<Response> {
-    const identity = await signedIn(request);
+    const identity = await signedIn(request, "run");
     if (identity instanceof Response) return identity;
     const fields = await deps.readFields(request);
     const own = deps.sessions.listForUser(identity.userId, now()).some((s) => s.jti === fields.jti);

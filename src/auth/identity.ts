@@ -13,7 +13,7 @@ export const SESSION_COOKIE = "mss_session";
 export type Credential =
   | { kind: "session"; jti: string }
   | { kind: "api-token"; tokenId: string; scopes: Scope[] }
-  | { kind: "ticket"; sessionJti: string | null; apiTokenId: string | null };
+  | { kind: "ticket"; sessionJti: string | null; apiTokenId: string | null; /** The token's scopes when it came from an API token. */ scopes: Scope[] | null };
 
 export type Identity =
   | { kind: "anonymous"; problem: null | "invalid" | "expired" | "revoked" | "idle" | "disabled" }
@@ -80,11 +80,13 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) return { kind: "anonymous", problem: "invalid" };
       const token = match[1]!;
-      const hit = cached(token, options.now);
+      // Cache keys say where the credential came from: a cookie value sent as a bearer token (or
+      // the reverse) must be judged afresh, never by the other kind's cached answer.
+      const hit = cached(`b:${token}`, options.now);
       if (hit !== null) return hit;
       const result = stores.apiTokens.check(token, options.now, options.clientIp);
       if (!result.ok) return { kind: "anonymous", problem: result.reason };
-      return remember(token, { kind: "user", userId: result.userId, username: result.username, role: result.role as Role, credential: { kind: "api-token", tokenId: result.tokenId, scopes: result.scopes } }, options.now);
+      return remember(`b:${token}`, { kind: "user", userId: result.userId, username: result.username, role: result.role as Role, credential: { kind: "api-token", tokenId: result.tokenId, scopes: result.scopes } }, options.now);
     }
 
     if (options.ticketPurpose !== null && options.search.includes("ticket=")) {
@@ -99,12 +101,12 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
 
     const cookie = cookieValue(request.headers.get("cookie"), SESSION_COOKIE);
     if (cookie === null) return ANONYMOUS;
-    const hit = cached(cookie, options.now);
+    const hit = cached(`c:${cookie}`, options.now);
     if (hit !== null) return hit;
     const result = await stores.sessions.check(cookie, options.now);
     if (!result.ok) return { kind: "anonymous", problem: result.reason };
     const { session } = result;
-    return remember(cookie, { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } }, options.now);
+    return remember(`c:${cookie}`, { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } }, options.now);
   } as IdentityResolver;
   resolveIdentity.forget = () => checked.clear();
   return resolveIdentity;
@@ -112,11 +114,12 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
   function identityBehindTicket(redeemed: { userId: string; sessionJti: string | null; apiTokenId: string | null }, now: number): Identity {
     const sessionsOfUser = redeemed.sessionJti === null ? null : stores.sessions.listForUser(redeemed.userId, now);
     if (redeemed.sessionJti !== null && !sessionsOfUser?.some((s) => s.jti === redeemed.sessionJti)) return { kind: "anonymous", problem: "revoked" };
-    if (redeemed.apiTokenId !== null && !stores.apiTokens.listForUser(redeemed.userId).some((t) => t.id === redeemed.apiTokenId)) {
+    const token = redeemed.apiTokenId === null ? null : (stores.apiTokens.listForUser(redeemed.userId).find((t) => t.id === redeemed.apiTokenId) ?? null);
+    if (redeemed.apiTokenId !== null && (token === null || !stores.apiTokens.isLive(redeemed.apiTokenId, now))) {
       return { kind: "anonymous", problem: "revoked" };
     }
     const user = stores.sessions.userSummary(redeemed.userId);
     if (user === null || user.disabled) return { kind: "anonymous", problem: "disabled" };
-    return { kind: "user", userId: redeemed.userId, username: user.username, role: user.role, credential: { kind: "ticket", sessionJti: redeemed.sessionJti, apiTokenId: redeemed.apiTokenId } };
+    return { kind: "user", userId: redeemed.userId, username: user.username, role: user.role, credential: { kind: "ticket", sessionJti: redeemed.sessionJti, apiTokenId: redeemed.apiTokenId, scopes: token?.scopes ?? null } };
   }
 }

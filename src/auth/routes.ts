@@ -212,7 +212,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     // Second factor: in the same request (`code`), or in a second step with a single-use
     // `mfa_temp_token`, the shape of the original's API.
     if (mfaStatus(deps.db, userId).state === "enabled") {
-      const code = (fields.code ?? fields.backup_code ?? "").trim();
+      const code = (fields.code || fields.backup_code || "").trim();
       if (code === "") {
         const temp = deps.tickets.issue({ userId, purpose: "mfa", sessionJti: null, apiTokenId: null, now: now() });
         await padTo(started, LOGIN_FLOOR_MS);
@@ -222,9 +222,10 @@ export function authRoutes(deps: AuthRouteDeps) {
       }
       const second = looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, userId, code, now());
       if (second.status !== "ok") {
-        // The failure counted before the password check stands (no success clears it).
+        // The failure counted before the password check stands (no success clears it); the
+        // answer is the same as for a wrong password.
         await padTo(started, LOGIN_FLOOR_MS);
-        return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+        return refused();
       }
     }
 
@@ -245,7 +246,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   async function verifySecondFactor(request: Request): Promise<Response> {
     const started = performance.now();
     const fields = await readFields(request);
-    const code = (fields.code ?? fields.backup_code ?? "").trim();
+    const code = (fields.code || fields.backup_code || "").trim();
     // Single use: a wrong code means signing in again (and the password attempt stays counted).
     const redeemed = fields.mfa_temp_token ? deps.tickets.redeem(fields.mfa_temp_token, "mfa", now()) : { ok: false as const };
     if (!redeemed.ok || code === "") {
@@ -262,13 +263,31 @@ export function authRoutes(deps: AuthRouteDeps) {
     return startSession(request, userId, truthy(fields.remember_me ?? fields.remember), safeNext(fields.next), "Login successful");
   }
 
+  /**
+   * Re-entry of the signed-in user's password before a security change: regulated and timed
+   * like a sign-in, so a stolen session cannot be used to guess the password.
+   */
+  async function passwordConfirmed(request: Request, username: string, password: string): Promise<boolean> {
+    const started = performance.now();
+    const attempt = deps.regulator.takeAttempt(regulationAddress(deps.clientIp(request)), now());
+    let ok = false;
+    if (attempt.allowed && !deps.regulator.accountBanned(username, now())) {
+      deps.regulator.recordFailure(username, now());
+      ok = (await checkUserPassword(deps.db, username, password, deps.passwordSettings)).ok;
+      if (ok) deps.regulator.recordSuccess(username, now());
+    }
+    await padTo(started, LOGIN_FLOOR_MS);
+    return ok;
+  }
+
   /** Enrolment: a signed-in user (with their password again) gets a new secret and its QR code. */
   async function mfaSetup(request: Request): Promise<Response> {
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in in a browser session to set up two-factor authentication.");
     const fields = await readFields(request);
-    const password = await checkUserPassword(deps.db, identity.username, fields.password ?? "", deps.passwordSettings);
-    if (!password.ok) return jsonError(403, "PASSWORD_REQUIRED", "Enter your current password to change two-factor authentication.");
+    if (!(await passwordConfirmed(request, identity.username, fields.password ?? ""))) {
+      return jsonError(403, "PASSWORD_REQUIRED", "Enter your current password to change two-factor authentication.");
+    }
     try {
       const begun = await beginEnrolment(deps.db, deps.mfaKey, identity.userId, identity.username, now());
       return new Response(
@@ -288,6 +307,9 @@ export function authRoutes(deps: AuthRouteDeps) {
     try {
       const confirmed = await confirmEnrolment(deps.db, deps.mfaKey, identity.userId, fields.code ?? "", now());
       if (!confirmed.ok) return jsonError(400, "BAD_CODE", "That code is not right; check the time on your device and try again.");
+      // A new second factor ends the account's other sessions.
+      deps.sessions.revokeAllForUser(identity.userId, now(), identity.credential.jti);
+      deps.credentialsRevoked();
       return new Response(JSON.stringify({ message: "MFA enabled successfully", recovery_codes: confirmed.recoveryCodes }), {
         headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
       });
@@ -303,12 +325,14 @@ export function authRoutes(deps: AuthRouteDeps) {
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
     const fields = await readFields(request);
-    const password = await checkUserPassword(deps.db, identity.username, fields.password ?? "", deps.passwordSettings);
+    const passwordOk = await passwordConfirmed(request, identity.username, fields.password ?? "");
     const code = (fields.code ?? "").trim();
-    const second = password.ok && code !== "" ? (looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, identity.userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, identity.userId, code, now())) : null;
+    const second = passwordOk && code !== "" ? (looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, identity.userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, identity.userId, code, now())) : null;
     await padTo(started, LOGIN_FLOOR_MS);
     if (second === null || second.status !== "ok") return jsonError(403, "CONFIRMATION_REQUIRED", "Enter your password and a current code to remove two-factor authentication.");
     resetMfa(deps.db, identity.userId);
+    deps.sessions.revokeAllForUser(identity.userId, now(), identity.credential.jti);
+    deps.credentialsRevoked();
     return new Response(JSON.stringify({ message: "Two-factor authentication removed." }), { headers: { "content-type": "application/json; charset=utf-8" } });
   }
 
@@ -360,6 +384,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   async function ticket(request: Request): Promise<Response> {
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user" || identity.credential.kind === "ticket") return jsonError(401, "AUTH_REQUIRED", "Sign in (or send an API token) to get a ticket.");
+    if (identity.credential.kind === "api-token" && !identity.credential.scopes.includes("read")) return jsonError(403, "TOKEN_SCOPE", 'This API token has no "read" scope.');
     const fields = await readFields(request);
     const purpose = fields.purpose === "view" ? "view" : fields.purpose === "ws" || fields.purpose === undefined ? "ws" : null;
     if (purpose === null) return jsonError(400, "BAD_PURPOSE", 'A ticket is for "ws" or "view".');

@@ -349,6 +349,29 @@ describe("a user's own tokens and sessions", () => {
     expect(await never.json()).toMatchObject({ code: "NON_EXPIRING_NOT_ALLOWED" });
   });
 
+  test("a token cannot make a broader token, and scopes hold on the gateway's own routes too", async () => {
+    const make = async (scopes: string, auth: Record<string, string>) =>
+      fetch(`${gateway.url}/mss-login/generate_token`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ label: "t", scopes }) });
+    const readRun = ((await (await gateway.fetch("/mss-login/generate_token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "rr", scopes: "read,run" }) })).json()) as { jwt_token: string }).jwt_token;
+    expect((await make("read,run,admin", { authorization: `Bearer ${readRun}` })).status).toBe(403);
+    const narrower = await make("read", { authorization: `Bearer ${readRun}` });
+    expect(narrower.status).toBe(200);
+    const readOnly = ((await narrower.json()) as { jwt_token: string; id: string }).jwt_token;
+    // Read-only: may list, may not create, revoke, or open sockets needing more than read.
+    expect((await make("read", { authorization: `Bearer ${readOnly}` })).status).toBe(403);
+    expect((await fetch(`${gateway.url}/mss-login/api/tokens`, { headers: { authorization: `Bearer ${readOnly}` } })).status).toBe(200);
+    expect((await fetch(`${gateway.url}/mss-login/api/tokens`, { method: "DELETE", headers: { authorization: `Bearer ${readOnly}`, "content-type": "application/json" }, body: JSON.stringify({ id: "x" }) })).status).toBe(403);
+    const runOnly = ((await (await make("run", { authorization: `Bearer ${readRun}` })).json()) as { jwt_token: string }).jwt_token;
+    expect((await fetch(`${gateway.url}/mss-login/api/ticket`, { method: "POST", headers: { authorization: `Bearer ${runOnly}`, "content-type": "application/json" }, body: "{}" })).status).toBe(403);
+  });
+
+  test("a session cookie's value sent as a bearer token is refused, even right after the cookie was used", async () => {
+    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie } })).status).toBe(200);
+    const jwt = cookie.slice("mss_session=".length);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${jwt}` } })).status).toBe(401);
+  });
+
   test("list sessions, see the current one, revoke another", async () => {
     const first = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
     const second = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
