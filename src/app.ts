@@ -136,6 +136,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     clientIp: (request) => clientOf(request).ip,
     isSecure: (request) => clientOf(request).secure || request.url.startsWith("https:"),
     credentialsRevoked,
+    allowGuest: config.auth.allow_guest,
   });
 
   const ownRoutes = new Elysia()

@@ -17,7 +17,7 @@ import type { Regulator } from "./regulation.ts";
 import type { SessionStore } from "./sessions.ts";
 import { setupTokens } from "./tables.ts";
 import type { TicketStore } from "./tickets.ts";
-import { AccountError, checkUserPassword, countUsers, createUser, getUserById, recordLogin } from "./users.ts";
+import { AccountError, checkUserPassword, countUsers, createUser, getUserById, getUserByUsername, GUEST_USERNAME, recordLogin } from "./users.ts";
 import { SESSION_COOKIE, type Identity } from "./identity.ts";
 import { formatIp, parseIp } from "../config/ip.ts";
 import { hashToken } from "./api-tokens.ts";
@@ -48,6 +48,8 @@ export interface AuthRouteDeps {
   isSecure(request: Request): boolean;
   /** A credential was revoked here: open WebSockets that rode on it are closed now. */
   credentialsRevoked(): void;
+  /** `auth.allow_guest`: a password-less sign-in as the shared guest account. */
+  allowGuest: boolean;
   now?: () => number;
 }
 
@@ -56,6 +58,9 @@ const STATIC_FILES: Record<string, { body: string; type: string }> = {
   "setup.js": { body: setupScript as unknown as string, type: "text/javascript; charset=utf-8" },
   "pages.css": { body: pagesCss as unknown as string, type: "text/css; charset=utf-8" },
 };
+
+/** Shown on the sign-in page only when guest access is enabled. */
+const GUEST_BUTTON = '<form method="post" action="/login"><input type="hidden" name="guest_login" value="true"><button type="submit" class="secondary">Continue as guest</button></form>';
 
 const PAGE_HEADERS = {
   "content-type": "text/html; charset=utf-8",
@@ -234,9 +239,32 @@ export function authRoutes(deps: AuthRouteDeps) {
     return { userId };
   }
 
+  /** The shared `guest` account, created on first use with a random password nobody knows. */
+  async function guestAccount(): Promise<string> {
+    const existing = getUserByUsername(deps.db, GUEST_USERNAME);
+    if (existing !== null) return existing.id;
+    const password = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    try {
+      return (await createUser(deps.db, { username: GUEST_USERNAME, password, role: "guest", systemAccount: true }, deps.passwordSettings, now())).id;
+    } catch (error) {
+      // Two first guest sign-ins at once: the other one created it.
+      const created = getUserByUsername(deps.db, GUEST_USERNAME);
+      if (created !== null) return created.id;
+      throw error;
+    }
+  }
+
   async function login(request: Request): Promise<Response> {
     const fields = await readFields(request);
     const next = safeNext(fields.next);
+    if (truthy(fields.guest_login)) {
+      if (!deps.allowGuest) return jsonError(403, "GUEST_DISABLED", "Guest access is not enabled on this server.");
+      const guestId = await guestAccount();
+      const guest = getUserById(deps.db, guestId);
+      if (guest === null || guest.disabled || guest.role !== "guest") return jsonError(403, "GUEST_DISABLED", "Guest access is not available.");
+      // A guest session is always a browser-session cookie (never remembered).
+      return startSession(request, guestId, false, next, "Login successful");
+    }
     const checked = await checkCredentials(request, fields, () => loginRefused(request, next));
     if (checked instanceof Response) return checked;
     return startSession(request, checked.userId, truthy(fields.remember_me ?? fields.remember), next, "Login successful");
@@ -404,7 +432,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (countUsers(deps.db) === 0) return page(`<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/mss-login/static/pages.css"><main class="card"><h1>Not set up yet</h1><p>Open the one-time setup link printed on the gateway's console, or create the owner with <code>mss-login user add</code>.</p></main>`);
       const identity = await deps.resolveIdentity(request);
       if (identity.kind === "user") return new Response(null, { status: 302, headers: { location: safeNext(new URL(request.url).searchParams.get("next")) } });
-      return page(loginPage);
+      return page(deps.allowGuest ? (loginPage as unknown as string).replace("<!--guest-->", GUEST_BUTTON) : loginPage);
     })
     .post("/login", ({ request }) => login(request))
     .get("/logout", ({ request }) => logout(request))

@@ -187,6 +187,28 @@ describe("signing in", () => {
   });
 });
 
+describe("guest access", () => {
+  test("off by default; when enabled, a guest gets a browser-session cookie of the guest role, and no admin routes", async () => {
+    expect((await login({ guest_login: "true" })).status).toBe(403);
+    expect(await (await fetch(`${gateway.url}/login`)).text()).not.toContain("Continue as guest");
+    const local = await startTestGateway(fake.url, [], { MSS_LOGIN_AUTH__ALLOW_GUEST: "true" });
+    try {
+      expect(await (await fetch(`${local.url}/login`)).text()).toContain("Continue as guest");
+      const response = await fetch(`${local.url}/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ guest_login: "true", remember_me: "1" }) });
+      expect(response.status).toBe(200);
+      const setCookie = response.headers.getSetCookie()[0]!;
+      expect(setCookie).not.toContain("Max-Age");
+      const cookie = setCookie.split(";")[0]!;
+      expect(await (await fetch(`${local.url}/mss-login/api/me`, { headers: { cookie } })).json()).toMatchObject({ username: "guest", role: "guest", is_admin: false });
+      expect((await fetch(`${local.url}/api/queue`, { headers: { cookie } })).status).toBe(200);
+      expect((await fetch(`${local.url}/internal/logs`, { headers: { cookie } })).status).toBe(403);
+      expect((await fetch(`${local.url}/mss-login/generate_token`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ label: "g" }) })).status).toBe(403);
+    } finally {
+      await local.stop();
+    }
+  });
+});
+
 describe("bad input to the sign-in routes", () => {
   test("an oversized or unmeasured body is not read, and is simply invalid credentials", async () => {
     const huge = JSON.stringify({ username: "tester", password: "x".repeat(70 * 1024) });
