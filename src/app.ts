@@ -98,7 +98,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     accountBanSeconds: config.regulation.account_ban_seconds,
     ipAttemptsPerMinute: config.regulation.ip_attempts_per_minute,
   });
-  const resolveIdentity = createIdentityResolver({ sessions, apiTokens, tickets });
+  const resolveIdentity = createIdentityResolver({ sessions, apiTokens, tickets }, undefined, config.auth.allow_query_token);
   // Open WebSockets are re-checked every 15 s, and at once after a sign-out or revocation here.
   const relays = new RelayRegistry(15_000);
   const credentialsRevoked = () => {

@@ -52,7 +52,7 @@ export interface IdentityResolver {
   forget(): void;
 }
 
-export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTITY_CACHE_MS): IdentityResolver {
+export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTITY_CACHE_MS, allowQueryToken = false): IdentityResolver {
   const checked = new Map<string, { identity: Identity; until: number }>();
 
   /** Successful checks of long-lived credentials only; tickets are single-use and never cached. */
@@ -73,7 +73,17 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
   }
 
   const resolveIdentity = async function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity> {
-    const authorization = request.headers.get("authorization");
+    let authorization = request.headers.get("authorization");
+    if (authorization === null && (options.search.includes("token") || options.search.includes("%"))) {
+      // Long-lived credentials in URLs end up in logs and histories: only with the original's
+      // `?token=` compatibility switched on, and otherwise refused outright (not ignored).
+      const params = new URLSearchParams(options.search);
+      const fromQuery = params.get("token") ?? params.get("access_token");
+      if (fromQuery !== null) {
+        if (!allowQueryToken) return { kind: "anonymous", problem: "invalid" };
+        authorization = `Bearer ${fromQuery}`;
+      }
+    }
     if (authorization !== null) {
       // A bearer credential that fails is an error for the caller to see, never a fallback to
       // the cookie: scripts must learn that their token is wrong.
@@ -84,6 +94,13 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
       // the reverse) must be judged afresh, never by the other kind's cached answer.
       const hit = cached(`b:${token}`, options.now);
       if (hit !== null) return hit;
+      if (!token.startsWith("mss_")) {
+        // The session JWT itself, as the original's clients send it (`jwt_token` from /login).
+        const session = await stores.sessions.check(token, options.now);
+        if (!session.ok) return { kind: "anonymous", problem: session.reason };
+        const s = session.session;
+        return remember(`b:${token}`, { kind: "user", userId: s.userId, username: s.username, role: s.role, credential: { kind: "session", jti: s.jti } }, options.now);
+      }
       const result = stores.apiTokens.check(token, options.now, options.clientIp);
       if (!result.ok) return { kind: "anonymous", problem: result.reason };
       return remember(`b:${token}`, { kind: "user", userId: result.userId, username: result.username, role: result.role as Role, credential: { kind: "api-token", tokenId: result.tokenId, scopes: result.scopes } }, options.now);

@@ -58,6 +58,32 @@ export interface PipelineOptions {
   handleOwnRoute(request: Request, client: () => ClientInfo): Response | Promise<Response>;
 }
 
+/** Query parameters that carry credentials for the gateway; ComfyUI never sees them. */
+const CREDENTIAL_PARAMS = new Set(["ticket", "token", "access_token"]);
+
+/**
+ * The query without credential parameters, every other byte as received (a re-encoding
+ * URLSearchParams round trip would change what ComfyUI gets).
+ */
+export function withoutCredentialParams(search: string): string {
+  // Fast path for the usual query; an encoded name (`%74oken`) takes the careful one.
+  if (!search.includes("ticket") && !search.includes("token") && !search.includes("%")) return search;
+  const kept = search
+    .slice(1)
+    .split("&")
+    .filter((pair) => {
+      const name = pair.split("=", 1)[0]!;
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, " "));
+      } catch {
+        // leave undecodable names as they are
+      }
+      return !CREDENTIAL_PARAMS.has(decoded);
+    });
+  return kept.length === 0 ? "" : `?${kept.join("&")}`;
+}
+
 /** Routes whose answers are usually large files (see ForwardOptions.largeResponses). */
 const LARGE_RESPONSE_ROUTES = new Set(["view", "experiment.models.preview", "assets.item.content"]);
 
@@ -108,7 +134,7 @@ export function createPipeline(options: PipelineOptions) {
       return errorResponse(request, 405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed on this route.`, "Method not allowed", allow);
     }
 
-    const forwardTarget = target.forwardPath + target.search;
+    const forwardTarget = target.forwardPath + withoutCredentialParams(target.search);
     if (route.websocket && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders, registry: options.relays, stillAllowed: decision.stillAllowed });
     }

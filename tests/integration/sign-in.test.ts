@@ -182,7 +182,10 @@ describe("signing in", () => {
         };
         socket.onerror = () => resolve({ opened: false });
       });
+    fake.clearRequests();
     expect(await open(`${gateway.wsUrl}/ws?clientId=t1&ticket=${ticket}`)).toEqual({ opened: true, firstType: "status" });
+    // The ticket is the gateway's: ComfyUI sees the upgrade without it.
+    expect(fake.requests().find((r) => r.target.startsWith("/ws"))!.target).toBe("/ws?clientId=t1");
     expect(await open(`${gateway.wsUrl}/ws?clientId=t1&ticket=${ticket}`)).toEqual({ opened: false });
   });
 });
@@ -387,11 +390,27 @@ describe("a user's own tokens and sessions", () => {
     expect((await fetch(`${gateway.url}/mss-login/api/ticket`, { method: "POST", headers: { authorization: `Bearer ${runOnly}`, "content-type": "application/json" }, body: "{}" })).status).toBe(403);
   });
 
-  test("a session cookie's value sent as a bearer token is refused, even right after the cookie was used", async () => {
-    const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
-    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie } })).status).toBe(200);
-    const jwt = cookie.slice("mss_session=".length);
-    expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${jwt}` } })).status).toBe(401);
+  test("the session JWT works as a bearer token (the original's clients use jwt_token so); an API token in the cookie does not", async () => {
+    const response = await login({ username: "tester", password: TEST_PASSWORD });
+    const { jwt_token } = (await response.json()) as { jwt_token: string };
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${jwt_token}` } })).status).toBe(200);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: `mss_session=${gateway.account.token}` } })).status).toBe(401);
+    // Warm or cold, the answer for each kind stays its own.
+    expect((await gateway.fetch("/api/queue")).status).toBe(200);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: `mss_session=${gateway.account.token}` } })).status).toBe(401);
+  });
+
+  test("tokens in the URL are refused unless the operator enables the original's ?token= compatibility; credentials never reach ComfyUI", async () => {
+    expect((await fetch(`${gateway.url}/api/queue?token=${gateway.account.token}`)).status).toBe(401);
+    const local = await startTestGateway(fake.url, [], { MSS_LOGIN_AUTH__ALLOW_QUERY_TOKEN: "true" });
+    try {
+      fake.clearRequests();
+      expect((await fetch(`${local.url}/api/history?max_items=1&token=${local.account.token}`)).status).toBe(200);
+      const seen = fake.requests().filter((r) => r.target.startsWith("/api/history")).at(-1)!;
+      expect(seen.target).toBe("/api/history?max_items=1");
+    } finally {
+      await local.stop();
+    }
   });
 
   test("list sessions, see the current one, revoke another", async () => {
