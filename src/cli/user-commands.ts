@@ -5,11 +5,13 @@
 //   user passwd --username U --password-stdin
 //   user list [--json]
 //   user disable --username U    /    user enable --username U
+//   user unlock --username U     (lifts a brute-force ban on the account)
 //
 // Passwords come only from standard input: a command-line argument would be visible to every
 // local user in `ps` and would land in the shell history. Configuration flags (--data-dir,
 // --config, ...) are accepted after the subcommand, as for every other command.
 import { passwordSettingsFrom } from "../auth/passwords.ts";
+import { accountKey, Regulator } from "../auth/regulation.ts";
 import {
   AccountError,
   createUser,
@@ -27,7 +29,7 @@ export interface UserCliIo extends CliIo {
   readStdin?: () => Promise<string>;
 }
 
-const SUBCOMMANDS = ["add", "passwd", "list", "disable", "enable"] as const;
+const SUBCOMMANDS = ["add", "passwd", "list", "disable", "enable", "unlock"] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** The flags each subcommand takes, besides configuration flags. */
@@ -37,6 +39,7 @@ const ALLOWED_FLAGS: Readonly<Record<Subcommand, readonly string[]>> = {
   list: ["--json"],
   disable: ["--username"],
   enable: ["--username"],
+  unlock: ["--username"],
 };
 /** One line from standard input: the trailing line break (from `echo`) is not part of it. */
 async function readPassword(subcommand: Subcommand, io: UserCliIo): Promise<string> {
@@ -156,6 +159,13 @@ export async function runUserCommand(args: readonly string[], io: UserCliIo): Pr
       case "disable":
       case "enable":
         return changeDisabled(subcommand, parsed.options, store, io);
+      case "unlock": {
+        // An owner locked out by strangers' guesses gets back in from the shell.
+        const username = requiredValue("user unlock", parsed.options, "--username");
+        const lifted = new Regulator(store.database.db).unban(accountKey(username));
+        io.stdout(lifted ? `unlocked ${username}\n` : `${username} was not locked\n`);
+        return EXIT_OK;
+      }
     }
   } catch (error) {
     if (!(error instanceof AccountError)) throw error;

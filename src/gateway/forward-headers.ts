@@ -104,10 +104,19 @@ export function rewriteHeadersForUpstream(headers: Headers, options: UpstreamReq
 
 const HOP_BY_HOP_LIST = [...HOP_BY_HOP];
 
-/** Removes hop-by-hop headers from an upstream response, in place, before it goes to the client. */
+/**
+ * Removes hop-by-hop headers from an upstream response, in place, before it goes to the client;
+ * and CORS headers: the gateway owns cross-origin policy (it offers none), so a ComfyUI started
+ * with `--enable-cors-header *` cannot open it to every site with the user's credentials.
+ */
 export function stripHopByHop(headers: Headers): Headers {
   const listed = connectionListed(headers);
   if (listed !== null) for (const name of listed) headers.delete(name);
   for (const name of HOP_BY_HOP_LIST) if (headers.has(name)) headers.delete(name);
+  if (headers.has("access-control-allow-origin")) {
+    const cors: string[] = [];
+    for (const [name] of headers) if (name.startsWith("access-control-")) cors.push(name);
+    for (const name of cors) headers.delete(name);
+  }
   return headers;
 }

@@ -80,8 +80,8 @@ describe("user add", () => {
 
   test("usage errors: exit 2, and the data directory is not touched", async () => {
     const cases: [string[], string, string][] = [
-      [["user"], "", "error: user needs a subcommand: add, passwd, list, disable, enable (got none)\n"],
-      [["user", "remove"], "", 'error: user needs a subcommand: add, passwd, list, disable, enable (got "remove")\n'],
+      [["user"], "", "error: user needs a subcommand: add, passwd, list, disable, enable, unlock (got none)\n"],
+      [["user", "remove"], "", 'error: user needs a subcommand: add, passwd, list, disable, enable, unlock (got "remove")\n'],
       [["user", "add", "--username", "bob", "--role", "user"], PASSWORD, "error: user add needs --password-stdin (the password is read from standard input)\n"],
       [
         ["user", "add", "--username", "bob", "--role", "user", "--password", PASSWORD],
@@ -187,4 +187,21 @@ describe("the compiled binary", () => {
     });
     expect(ok).toEqual({ stdout: "created user bob (user)\n", stderr: "", code: 0 });
   }, 60_000);
+});
+
+test("user unlock lifts a brute-force ban from the shell", async () => {
+  expect((await run(["user", "add", "--username", "carol", "--role", "owner", "--password-stdin"], PASSWORD)).code).toBe(0);
+  const { Regulator } = await import("../../src/auth/regulation.ts");
+  const { applyMigrations, openDatabase } = await import("../../src/db/index.ts");
+  const database = openDatabase(join(work(), "data"));
+  applyMigrations(database.sqlite);
+  const regulator = new Regulator(database.db);
+  for (let i = 0; i < 3; i++) regulator.recordFailure("carol", Date.now());
+  expect(regulator.accountBanned("carol", Date.now())).toBe(true);
+  database.close();
+  const unlocked = await run(["user", "unlock", "--username", "carol"]);
+  expect(unlocked.stdout).toBe("unlocked carol\n");
+  const again = openDatabase(join(work(), "data"));
+  expect(new Regulator(again.db).accountBanned("carol", Date.now())).toBe(false);
+  again.close();
 });

@@ -88,6 +88,11 @@ describe("responses", () => {
     expect(response.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
   });
 
+  test("upstream CORS headers never reach the client: the gateway owns cross-origin policy (checklist 5.5.41)", async () => {
+    const response = await gateway.fetch("/api/prompt");
+    for (const name of ["access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods"]) expect(response.headers.get(name)).toBeNull();
+  });
+
   test("a compressed upstream body passes through still compressed", async () => {
     probe.behaviour.gzip = true;
     probe.behaviour.bodyBytes = 4096;

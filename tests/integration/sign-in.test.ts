@@ -190,6 +190,53 @@ describe("signing in", () => {
   });
 });
 
+describe("checklist 5.4 and 5.5 on the wire", () => {
+  test("credentials are not interchangeable: a ticket, an MFA token or an API token is no session, and the reverse (5.4.30)", async () => {
+    const ticket = ((await (await gateway.fetch("/mss-login/api/ticket", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as { ticket: string }).ticket;
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${ticket}` } })).status).toBe(401);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: `mss_session=${ticket}` } })).status).toBe(401);
+    expect((await fetch(`${gateway.url}/api/queue?ticket=${ticket}`)).status).toBe(401); // a ws ticket, not for /api/queue
+  });
+
+  test("a planted session cookie is replaced at sign-in (5.4.33)", async () => {
+    const planted = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
+    const fresh = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }, { cookie: planted }));
+    expect(fresh).not.toBe(planted);
+  });
+
+  test("cookie attributes: HttpOnly, SameSite=Lax, Path=/, no Domain; Secure when a trusted proxy says HTTPS (5.4.34)", async () => {
+    const plain = (await login({ username: "tester", password: TEST_PASSWORD })).headers.getSetCookie()[0]!;
+    expect(plain).toContain("HttpOnly");
+    expect(plain).toContain("SameSite=Lax");
+    expect(plain).toContain("Path=/");
+    expect(plain).not.toContain("Domain");
+    expect(plain).not.toContain("Secure");
+    const proxied = await startTestGateway(fake.url, [], { MSS_LOGIN_TRUSTED_PROXIES: "127.0.0.1", MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
+    try {
+      const viaTls = await fetch(`${proxied.url}/login`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7" }, body: JSON.stringify({ username: "tester", password: TEST_PASSWORD }) });
+      expect(viaTls.headers.getSetCookie()[0]).toContain("; Secure");
+    } finally {
+      await proxied.stop();
+    }
+    // Without a trusted proxy, the header is a claim anyone can make: no Secure from it.
+    const claimed = await login({ username: "tester", password: TEST_PASSWORD }, { "x-forwarded-proto": "https" });
+    expect(claimed.headers.getSetCookie()[0]).not.toContain("Secure");
+  });
+
+  test("pages the gateway serves refuse framing and leak no referrer (5.4.37, 5.5.42)", async () => {
+    const page = await fetch(`${gateway.url}/login`);
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(page.headers.get("referrer-policy")).toBe("same-origin");
+  });
+
+  test("login CSRF: another site cannot sign the victim in as the attacker (5.5.43)", async () => {
+    const response = await fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://evil.example" }, body: new URLSearchParams({ username: "tester", password: TEST_PASSWORD }) });
+    expect(response.status).toBe(403);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+});
+
 describe("guest access", () => {
   test("off by default; when enabled, a guest gets a browser-session cookie of the guest role, and no admin routes", async () => {
     expect((await login({ guest_login: "true" })).status).toBe(403);

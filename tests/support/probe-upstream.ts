@@ -72,7 +72,16 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
         if (behaviour.gzip) return new Response(Bun.gzipSync(body), { headers: { "content-encoding": "gzip", "content-type": "application/octet-stream" } });
         return new Response(body, { headers: { "content-type": "application/octet-stream" } });
       }
-      const headers = new Headers({ "content-type": "application/json", connection: "keep-alive, x-hop", "x-hop": "secret-hop", "keep-alive": "timeout=5" });
+      const headers = new Headers({
+        "content-type": "application/json",
+        connection: "keep-alive, x-hop",
+        "x-hop": "secret-hop",
+        "keep-alive": "timeout=5",
+        // As ComfyUI answers when started with --enable-cors-header '*'.
+        "access-control-allow-origin": "*",
+        "access-control-allow-credentials": "true",
+        "access-control-allow-methods": "POST, GET, DELETE, PUT, OPTIONS",
+      });
       headers.append("set-cookie", "a=1; Path=/");
       headers.append("set-cookie", "b=2; Path=/");
       return new Response(JSON.stringify({ received: bodyBytes }), { headers });

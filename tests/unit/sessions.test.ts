@@ -60,6 +60,21 @@ describe("issuing and checking", () => {
     for (const token of [forged, tampered, none, "not-a-jwt", ""]) expect(await store.check(token, T0)).toEqual({ ok: false, reason: "invalid" });
   });
 
+  test("exactly one algorithm: HS512, RS256 and key hints in the header (kid, jku, jwk) get nowhere (checklist 5.4.29)", async () => {
+    const real = await issue();
+    const payload = real.token.split(".")[1]!;
+    const sign = (header: object) => {
+      const head = Buffer.from(JSON.stringify(header)).toString("base64url");
+      const mac = new Bun.CryptoHasher("sha256", KEY).update(`${head}.${payload}`).digest("base64url");
+      return `${head}.${payload}.${mac}`;
+    };
+    // A correct HS256 signature is accepted whatever hints ride along; they choose no key.
+    expect((await store.check(sign({ alg: "HS256", typ: "JWT", kid: "../../etc/passwd", jku: "http://evil.example/keys" }), T0)).ok).toBe(true);
+    for (const header of [{ alg: "HS512", typ: "JWT" }, { alg: "RS256", typ: "JWT" }, { alg: "none" }]) {
+      expect(await store.check(sign(header), T0)).toEqual({ ok: false, reason: "invalid" });
+    }
+  });
+
   test("a token naming another user's session is invalid", async () => {
     const bossSession = await issue("boss");
     const signer = new Elysia().use(jwt({ name: "j", secret: KEY, alg: "HS256" })).decorator.j;
