@@ -332,9 +332,17 @@ export function authRoutes(deps: AuthRouteDeps) {
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
     const fields = await readFields(request);
+    // Guesses at a pending enrolment's code are regulated like passwords (a stolen session must
+    // not be able to try codes until one fits and then read the recovery codes).
+    const guessKey = `mfa-enrolment:${identity.userId}`;
+    if (deps.regulator.accountBanned(guessKey, now())) return jsonError(429, "TOO_MANY_ATTEMPTS", "Too many wrong codes; wait a few minutes and try again.");
     try {
       const confirmed = await confirmEnrolment(deps.db, deps.mfaKey, identity.userId, fields.code ?? "", now());
-      if (!confirmed.ok) return jsonError(400, "BAD_CODE", "That code is not right; check the time on your device and try again.");
+      if (!confirmed.ok) {
+        deps.regulator.recordFailure(guessKey, now());
+        return jsonError(400, "BAD_CODE", "That code is not right; check the time on your device and try again.");
+      }
+      deps.regulator.recordSuccess(guessKey, now());
       // A new second factor ends the account's other sessions.
       deps.sessions.revokeAllForUser(identity.userId, now(), identity.credential.jti);
       deps.credentialsRevoked();

@@ -300,6 +300,20 @@ describe("brute force", () => {
     }
   });
 
+  test("wrong codes at a pending enrolment are limited like passwords", async () => {
+    const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
+    try {
+      const post = (path: string, body: Record<string, string>, headers: Record<string, string>) =>
+        fetch(local.url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+      const cookie = cookieOf(await post("/login", { username: "tester", password: TEST_PASSWORD }, {}));
+      expect((await post("/mss-login/api/mfa/setup", { password: TEST_PASSWORD }, { cookie })).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await post("/mss-login/api/mfa/verify-setup", { code: `00000${i}` }, { cookie })).status).toBe(400);
+      expect((await post("/mss-login/api/mfa/verify-setup", { code: "000009" }, { cookie })).status).toBe(429);
+    } finally {
+      await local.stop();
+    }
+  });
+
   test("an address gets a limited number of attempts per minute, then 429 with Retry-After", async () => {
     const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "2" });
     try {
@@ -493,6 +507,7 @@ describe("two-factor authentication", () => {
       const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.secret), digits: 6, period: 30, algorithm: "SHA1" });
 
       expect((await post("/mss-login/api/mfa/verify-setup", { code: "000000" }, { cookie })).status).toBe(400);
+      expect((await post("/mss-login/api/mfa/verify-setup", { code: "000001" }, { cookie })).status).toBe(400);
       const confirmed = (await (await post("/mss-login/api/mfa/verify-setup", { code: totp.generate() }, { cookie })).json()) as { recovery_codes: string[] };
       expect(confirmed.recovery_codes.length).toBe(10);
 
