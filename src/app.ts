@@ -3,6 +3,8 @@
  * decides (policy) or remembers (database) is passed in; nothing here is global.
  */
 import type { Server } from "bun";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Elysia } from "elysia";
 import type { Config } from "./config/index.ts";
 import type { OpenDatabase } from "./db/index.ts";
@@ -42,6 +44,8 @@ export interface RunningGateway {
 }
 
 const HOUR_MS = 3600_000;
+/** Where the first-run link is also written (owner-only), removed once the owner exists. */
+const SETUP_LINK_FILE = "setup-link.txt";
 
 /**
  * ComfyUI routes that take JSON and that its front end calls with `application/json`. ComfyUI
@@ -137,6 +141,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     isSecure: (request) => clientOf(request).secure || request.url.startsWith("https:"),
     credentialsRevoked,
     allowGuest: config.auth.allow_guest,
+    setupDone: () => rmSync(join(config.data_dir, SETUP_LINK_FILE), { force: true }),
   });
 
   const ownRoutes = new Elysia()
@@ -266,11 +271,14 @@ export async function startGateway({ config, database, log }: StartGatewayOption
 
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
   log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
+  const setupLinkFile = join(config.data_dir, SETUP_LINK_FILE);
   const publicBase = config.public_origins[0] ?? url.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
   const setupLink = auth.announceSetupLink(publicBase);
   if (setupLink !== null) {
-    // The console, not the log: the link is a credential (single use, 30 minutes).
-    process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
+    // The console, not the log: the link is a credential (single use, 30 minutes). A copy goes
+    // to an owner-only file for operators who cannot see the console (a service, a container).
+    writeFileSync(setupLinkFile, `${setupLink}\n`, { mode: 0o600 });
+    process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (also in ${setupLinkFile}; or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
   }
   const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);
   if (!loopbackOnly && config.public_origins.length === 0) {

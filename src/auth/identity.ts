@@ -9,6 +9,12 @@ import type { Role, SessionStore } from "./sessions.ts";
 import type { TicketPurpose, TicketStore } from "./tickets.ts";
 
 export const SESSION_COOKIE = "mss_session";
+/**
+ * The name over HTTPS: browsers only accept a `__Host-` cookie that is Secure, for Path=/ and
+ * without Domain, so no sibling subdomain can plant or overwrite it. Plain-HTTP installations
+ * (a LAN) cannot use it and keep the plain name.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
 export type Credential =
   | { kind: "session"; jti: string }
@@ -116,7 +122,8 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
       }
     }
 
-    const cookie = cookieValue(request.headers.get("cookie"), SESSION_COOKIE);
+    const cookieHeader = request.headers.get("cookie");
+    const cookie = cookieValue(cookieHeader, SECURE_SESSION_COOKIE) ?? cookieValue(cookieHeader, SESSION_COOKIE);
     if (cookie === null) return ANONYMOUS;
     const hit = cached(`c:${cookie}`, options.now);
     if (hit !== null) return hit;

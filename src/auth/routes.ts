@@ -18,7 +18,7 @@ import type { SessionStore } from "./sessions.ts";
 import { setupTokens } from "./tables.ts";
 import type { TicketStore } from "./tickets.ts";
 import { AccountError, checkUserPassword, countUsers, createUser, getUserById, getUserByUsername, GUEST_USERNAME, recordLogin } from "./users.ts";
-import { SESSION_COOKIE, type Identity } from "./identity.ts";
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type Identity } from "./identity.ts";
 import { formatIp, parseIp } from "../config/ip.ts";
 import { hashToken } from "./api-tokens.ts";
 import loginPage from "../../static/login.html" with { type: "text" };
@@ -50,6 +50,8 @@ export interface AuthRouteDeps {
   credentialsRevoked(): void;
   /** `auth.allow_guest`: a password-less sign-in as the shared guest account. */
   allowGuest: boolean;
+  /** The owner exists: the first-run link is spent (its file can go). */
+  setupDone(): void;
   now?: () => number;
 }
 
@@ -127,11 +129,12 @@ export async function readFields(request: Request): Promise<Record<string, strin
 }
 
 function sessionCookie(token: string, maxAgeSeconds: number | null, secure: boolean): string {
-  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}${maxAgeSeconds === null ? "" : `; Max-Age=${maxAgeSeconds}`}`;
+  const name = secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+  return `${name}=${token}; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}${maxAgeSeconds === null ? "" : `; Max-Age=${maxAgeSeconds}`}`;
 }
 
 function clearedCookie(secure: boolean): string {
-  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}; Max-Age=0`;
+  return `${secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}; Max-Age=0`;
 }
 
 async function padTo(started: number, floorMs: number): Promise<void> {
@@ -399,6 +402,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     try {
       const user = await createUser(deps.db, { username: (fields.username ?? "").trim(), password: fields.password ?? "", role: "owner" }, deps.passwordSettings, now());
       deps.log.info("owner account created", { username: user.username, via: "setup link" });
+      deps.setupDone();
       return startSession(request, user.id, false, "/", "Owner created");
     } catch (error) {
       // The link stays usable after a refused password: undo the consumption.

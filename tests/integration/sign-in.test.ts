@@ -5,7 +5,7 @@
  * WebSocket exactly once, wrong passwords give no oracle, and the first-run link makes the owner.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startGateway } from "../../src/app.ts";
@@ -40,7 +40,7 @@ async function login(body: Record<string, string>, headers: Record<string, strin
 }
 
 function cookieOf(response: Response): string {
-  const cookie = response.headers.getSetCookie().find((c) => c.startsWith("mss_session="));
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith("mss_session=") || c.startsWith("__Host-mss_session="));
   if (!cookie) throw new Error("no session cookie");
   return cookie.split(";")[0]!;
 }
@@ -204,7 +204,7 @@ describe("checklist 5.4 and 5.5 on the wire", () => {
     expect(fresh).not.toBe(planted);
   });
 
-  test("cookie attributes: HttpOnly, SameSite=Lax, Path=/, no Domain; Secure when a trusted proxy says HTTPS (5.4.34)", async () => {
+  test("cookie attributes: HttpOnly, SameSite=Lax, Path=/, no Domain; over HTTPS (per a trusted proxy) Secure and __Host- (5.4.34)", async () => {
     const plain = (await login({ username: "tester", password: TEST_PASSWORD })).headers.getSetCookie()[0]!;
     expect(plain).toContain("HttpOnly");
     expect(plain).toContain("SameSite=Lax");
@@ -214,7 +214,11 @@ describe("checklist 5.4 and 5.5 on the wire", () => {
     const proxied = await startTestGateway(fake.url, [], { MSS_LOGIN_TRUSTED_PROXIES: "127.0.0.1", MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
     try {
       const viaTls = await fetch(`${proxied.url}/login`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7" }, body: JSON.stringify({ username: "tester", password: TEST_PASSWORD }) });
-      expect(viaTls.headers.getSetCookie()[0]).toContain("; Secure");
+      const secureCookie = viaTls.headers.getSetCookie()[0]!;
+      expect(secureCookie).toStartWith("__Host-mss_session=");
+      expect(secureCookie).toContain("; Secure");
+      const cookie = secureCookie.split(";")[0]!;
+      expect((await fetch(`${proxied.url}/api/queue`, { headers: { cookie, "x-forwarded-proto": "https" } })).status).toBe(200);
     } finally {
       await proxied.stop();
     }
@@ -352,6 +356,10 @@ test("first run: the console's one-time link creates the owner, once", async () 
   try {
     const link = /(http:\/\/\S+\/setup\?token=\S+)/.exec(console)?.[1];
     expect(link).toBeDefined();
+    // The same link in an owner-only file, for operators without a console.
+    const linkFile = join(dataDir, "setup-link.txt");
+    expect(readFileSync(linkFile, "utf8").trim()).toBe(link!);
+    expect(statSync(linkFile).mode & 0o777).toBe(0o600);
     const token = new URL(link!).searchParams.get("token")!;
     const url = running.url;
     const bad = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "nope", username: "boss", password: "a long enough passphrase" }) });
@@ -362,6 +370,7 @@ test("first run: the console's one-time link creates the owner, once", async () 
     expect(ok.status).toBe(200);
     const cookie = cookieOf(ok);
     expect(await (await fetch(`${url}/mss-login/api/me`, { headers: { cookie } })).json()).toMatchObject({ username: "boss", role: "owner", is_admin: true });
+    expect(existsSync(linkFile)).toBe(false);
     const again = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, username: "boss2", password: "a long enough passphrase" }) });
     expect(again.status).toBe(409);
   } finally {
