@@ -3,16 +3,12 @@
 import { expect, test } from "bun:test";
 import { createApiTokenStore } from "../../src/auth/api-tokens.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
-import { cleanEnv, MAIN, tempDirPerTest } from "../support/cli.ts";
+import { cleanEnv, runCommand, tempDirPerTest } from "../support/cli.ts";
 import { createTestAccount, TEST_PASSWORD_ENV } from "../support/gateway.ts";
 
 const work = tempDirPerTest("mss-cli-token-").current;
 
-async function run(args: string[]) {
-  const child = Bun.spawn([process.execPath, MAIN, ...args, "--data-dir", work()], { cwd: work(), env: cleanEnv(TEST_PASSWORD_ENV), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { stdout, stderr, code };
-}
+const run = (args: string[]) => runCommand([...args, "--data-dir", work()], { cwd: work(), env: cleanEnv(TEST_PASSWORD_ENV) });
 
 test("create prints the token once on stdout; list shows it without the secret; revoke ends it", async () => {
   const account = await createTestAccount(work(), "alice", "user");

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { compiledGateway } from "../support/compiled-binary.ts";
-import { cleanEnv, MAIN, tempDirPerTest } from "../support/cli.ts";
+import { cleanEnv, runCommand, tempDirPerTest } from "../support/cli.ts";
 import { TEST_PASSWORD_ENV } from "../support/gateway.ts";
 
 const PASSWORD = "correct horse battery";
@@ -15,21 +15,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return cleanEnv({ ...TEST_PASSWORD_ENV, ...extra });
 }
 
-async function run(args: string[], stdin = "", options: { command?: string[]; extraEnv?: Record<string, string> } = {}) {
-  const child = Bun.spawn([...(options.command ?? [process.execPath, MAIN]), ...args], {
-    cwd: work(),
-    env: env(options.extraEnv),
-    stdin: new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const run = (args: string[], stdin = "", options: { command?: string[]; extraEnv?: Record<string, string> } = {}) =>
+  runCommand(args, { cwd: work(), env: env(options.extraEnv), stdin, ...(options.command ? { command: options.command } : {}) });
 
 const add = (username: string, role: string, password = `${PASSWORD}\n`) =>
   run(["user", "add", "--username", username, "--role", role, "--password-stdin"], password);

@@ -5,27 +5,14 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import packageJson from "../../package.json" with { type: "json" };
 import { embeddedMigrations } from "../../src/db/index.ts";
-import { cleanEnv, MAIN, tempDirPerTest } from "../support/cli.ts";
+import { cleanEnv, MAIN, runCommand, tempDirPerTest } from "../support/cli.ts";
 
 const SECRET = "integration-secret-0123456789-abcdefghij";
 
 const work = tempDirPerTest("mss-cli-").current;
 
 
-async function run(args: string[], env: Record<string, string> = {}) {
-  const child = Bun.spawn([process.execPath, MAIN, ...args], {
-    cwd: work(),
-    env: cleanEnv(env),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { stdout, stderr, code };
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCommand(args, { cwd: work(), env: cleanEnv(env) });
 
 describe("version and help", () => {
   test("version prints name, version, bun and platform", async () => {

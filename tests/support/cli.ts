@@ -28,3 +28,22 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   }
   return { ...env, ...extra };
 }
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Runs `command` (default: the gateway from source) with `args`, collecting both outputs and the exit code. */
+export async function runCommand(args: readonly string[], options: { cwd: string; env: Record<string, string>; stdin?: string; command?: readonly string[] }): Promise<CliResult> {
+  const child = Bun.spawn([...(options.command ?? [process.execPath, MAIN]), ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { stdout, stderr, code };
+}
