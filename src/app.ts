@@ -19,15 +19,11 @@ import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocke
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
 import { decide, type Principal } from "./rbac/policy.ts";
-import { createApiTokenStore } from "./auth/api-tokens.ts";
-import { createIdentityResolver, type Credential, type Identity } from "./auth/identity.ts";
-import { passwordSettingsFrom, prepareDummyHash } from "./auth/passwords.ts";
-import { Regulator } from "./auth/regulation.ts";
+import type { Credential, Identity } from "./auth/identity.ts";
+import { createAuthentication } from "./auth/index.ts";
 import { accountRoutes } from "./auth/account-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
-import { deriveKey, resolveSecretKey } from "./auth/secret-key.ts";
-import { createSessionStore } from "./auth/sessions.ts";
-import { createTicketStore } from "./auth/tickets.ts";
+import { deriveKey } from "./auth/secret-key.ts";
 import type { ClientInfo } from "./gateway/client-address.ts";
 import { VERSION } from "./version.ts";
 
@@ -43,7 +39,6 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-const HOUR_MS = 3600_000;
 /** Where the first-run link is also written (owner-only), removed once the owner exists. */
 const SETUP_LINK_FILE = "setup-link.txt";
 
@@ -82,27 +77,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   });
 
   // Accounts and credentials (step 3 of the request flow).
-  const secret = resolveSecretKey(config);
-  if (secret.source === "generated") log.info("generated a new secret key", { path: secret.path });
-  const passwordSettings = passwordSettingsFrom(config);
-  await prepareDummyHash(passwordSettings);
-  const sessions = createSessionStore(database.db, secret.key, {
-    idleMs: config.sessions.idle_hours * HOUR_MS,
-    absoluteMs: config.sessions.absolute_days * 24 * HOUR_MS,
-    rememberMs: config.sessions.remember_days * 24 * HOUR_MS,
-    adminIdleMs: config.sessions.admin_idle_minutes * 60_000,
-    stepUpMs: config.sessions.step_up_minutes * 60_000,
-  });
-  const apiTokens = createApiTokenStore(database.db);
-  const tickets = createTicketStore(database.db);
-  const regulator = new Regulator(database.db, {
-    profile: config.regulation.profile,
-    accountMaxFailures: config.regulation.account_max_failures,
-    accountWindowSeconds: config.regulation.account_window_seconds,
-    accountBanSeconds: config.regulation.account_ban_seconds,
-    ipAttemptsPerMinute: config.regulation.ip_attempts_per_minute,
-  });
-  const resolveIdentity = createIdentityResolver({ sessions, apiTokens, tickets }, undefined, config.auth.allow_query_token);
+  const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log);
   // Open WebSockets are re-checked every 15 s, and at once after a sign-out or revocation here.
   const relays = new RelayRegistry(15_000);
   const credentialsRevoked = () => {
