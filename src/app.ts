@@ -12,7 +12,7 @@ import { jsonError } from "./gateway/error-response.ts";
 import { UPSTREAM_DOWN_MESSAGE } from "./gateway/forward-http.ts";
 import { createClientResolver } from "./gateway/client-address.ts";
 import { createOriginCheck } from "./gateway/origin-check.ts";
-import { createPipeline, type AccessDecision } from "./gateway/pipeline.ts";
+import { createPipeline, type AccessDecision, type ClassifiedRequest } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
@@ -103,6 +103,10 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   const clients = new WeakMap<Request, ClientInfo>();
   const clientOf = (request: Request): ClientInfo => clients.get(request) ?? { ip: "unknown", secure: false, viaProxy: false };
 
+  /** The gateway's own routes see sessions and tokens, never tickets (those are for /ws and /view). */
+  const identityForOwnRoute = async (request: Request): Promise<Identity> =>
+    resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() });
+
   const auth = authRoutes({
     db: database.db,
     sessions,
@@ -111,7 +115,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     passwordSettings,
     mfaKey: deriveKey(secret.key, "mfa-secret-encryption"),
     log,
-    resolveIdentity: (request) => resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() }),
+    resolveIdentity: identityForOwnRoute,
     clientIp: (request) => clientOf(request).ip,
     isSecure: (request) => clientOf(request).secure || request.url.startsWith("https:"),
     credentialsRevoked,
@@ -136,7 +140,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         db: database.db,
         sessions,
         apiTokens,
-        resolveIdentity: (request) => resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() }),
+        resolveIdentity: identityForOwnRoute,
         clientIp: (request) => clientOf(request).ip,
         readFields: auth.readFields,
         checkCredentials: auth.checkCredentials,
@@ -174,6 +178,44 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     identity.kind === "user" ? { kind: "user", userId: identity.userId, username: identity.username, role: identity.role } : { kind: "anonymous" };
   const policyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes };
 
+  function decideFor({ route, path, request, client }: ClassifiedRequest, identity: Identity): AccessDecision | Promise<AccessDecision> {
+    if (identity.kind === "anonymous") {
+      const problem = identity.problem === null ? "Sign in to use ComfyUI." : (IDENTITY_PROBLEMS[identity.problem] ?? "Sign in to use ComfyUI.");
+      return { allow: false, status: 401, code: identity.problem === null ? "AUTH_REQUIRED" : `AUTH_${identity.problem.toUpperCase()}`, message: problem, title: "Sign in required", loginRedirect: true };
+    }
+    if (identity.credential.kind === "session" && request.method === "POST" && JSON_ONLY_ROUTES.has(route.routeId) && isCorsSafelistedContentType(request.headers.get("content-type"))) {
+      return { allow: false, status: 415, code: "JSON_REQUIRED", message: "Send this request as application/json." };
+    }
+    // An API token carries scopes: read (GET, HEAD, the WebSocket), run (everything that
+    // changes state) and admin (the account's admin rights); less than its owner may do.
+    let principal = principalOf(identity);
+    const scopes = identity.credential.kind === "api-token" ? identity.credential.scopes : identity.credential.kind === "ticket" ? identity.credential.scopes : null;
+    if (scopes !== null) {
+      const reads = request.method === "GET" || request.method === "HEAD";
+      if (!scopes.includes(reads ? "read" : "run")) {
+        return { allow: false, status: 403, code: "TOKEN_SCOPE", message: `This API token has no "${reads ? "read" : "run"}" scope.` };
+      }
+      if (principal.kind === "user" && (principal.role === "owner" || principal.role === "admin") && !scopes.includes("admin")) {
+        principal = { ...principal, role: "power" };
+      }
+    }
+    const decision = decide(principal, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
+    if (!decision.allow) {
+      // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
+      if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });
+      return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
+    }
+    const principalKey = `user:${identity.userId}`;
+    const known = upstreamUsers.known(principalKey);
+    // The ComfyUI user's name carries a prefix of the gateway's own: when ComfyUI already has a
+    // user of that name (our database was lost), adopting it cannot hand over someone else's.
+    const allowed = known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
+    if (!route.websocket) return allowed;
+    const stillAllowed = stillAllowedFor(identity.credential);
+    const withCheck = (decision: AccessDecision): AccessDecision => (decision.allow ? { ...decision, stillAllowed } : decision);
+    return allowed instanceof Promise ? allowed.then(withCheck) : withCheck(allowed);
+  }
+
   const handle = createPipeline({
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
@@ -181,47 +223,16 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     checkOrigin: createOriginCheck(config.public_origins),
     relays,
     resolveClient,
-    authorise: async ({ route, path, search, request, client }) => {
-      const identity = await resolveIdentity(request, {
+    authorise: (classified) => {
+      const { route, search, request, client } = classified;
+      const identity = resolveIdentity(request, {
         ticketPurpose: route.websocket ? "ws" : route.routeId === "view" ? "view" : null,
         search,
         clientIp: client().ip,
         now: Date.now(),
       });
-      if (identity.kind === "anonymous") {
-        const problem = identity.problem === null ? "Sign in to use ComfyUI." : (IDENTITY_PROBLEMS[identity.problem] ?? "Sign in to use ComfyUI.");
-        return { allow: false, status: 401, code: identity.problem === null ? "AUTH_REQUIRED" : `AUTH_${identity.problem.toUpperCase()}`, message: problem, title: "Sign in required", loginRedirect: true };
-      }
-      if (identity.credential.kind === "session" && request.method === "POST" && JSON_ONLY_ROUTES.has(route.routeId) && isCorsSafelistedContentType(request.headers.get("content-type"))) {
-        return { allow: false, status: 415, code: "JSON_REQUIRED", message: "Send this request as application/json." };
-      }
-      // An API token carries scopes: read (GET, HEAD, the WebSocket), run (everything that
-      // changes state) and admin (the account's admin rights); less than its owner may do.
-      let principal = principalOf(identity);
-      const scopes = identity.credential.kind === "api-token" ? identity.credential.scopes : identity.credential.kind === "ticket" ? identity.credential.scopes : null;
-      if (scopes !== null) {
-        const reads = request.method === "GET" || request.method === "HEAD";
-        if (!scopes.includes(reads ? "read" : "run")) {
-          return { allow: false, status: 403, code: "TOKEN_SCOPE", message: `This API token has no "${reads ? "read" : "run"}" scope.` };
-        }
-        if (principal.kind === "user" && (principal.role === "owner" || principal.role === "admin") && !scopes.includes("admin")) {
-          principal = { ...principal, role: "power" };
-        }
-      }
-      const decision = decide(principal, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
-      if (!decision.allow) {
-        // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
-        if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });
-        return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
-      }
-      const principalKey = `user:${identity.userId}`;
-      const known = upstreamUsers.known(principalKey);
-      // The ComfyUI user's name carries a prefix of the gateway's own: when ComfyUI already has a
-      // user of that name (our database was lost), adopting it cannot hand over someone else's.
-      const allowed = known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
-      if (!route.websocket) return allowed;
-      const stillAllowed = stillAllowedFor(identity.credential);
-      return Promise.resolve(allowed).then((decision) => (decision.allow ? { ...decision, stillAllowed } : decision));
+      // Most requests carry a credential checked within the last second: decided without a tick.
+      return identity instanceof Promise ? identity.then((known) => decideFor(classified, known)) : decideFor(classified, identity);
     },
     handleOwnRoute: (request, client) => {
       clients.set(request, client());

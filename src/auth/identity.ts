@@ -53,7 +53,8 @@ export const IDENTITY_CACHE_MS = 1000;
 const IDENTITY_CACHE_SIZE = 10_000;
 
 export interface IdentityResolver {
-  (request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity>;
+  /** Answers at once when nothing needs a signature check (cached or no credential), else later. */
+  (request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Identity | Promise<Identity>;
   /** Drops every cached check: call after any revocation, disable or password change. */
   forget(): void;
 }
@@ -78,7 +79,16 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
     return null;
   }
 
-  const resolveIdentity = async function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Promise<Identity> {
+  /** A fresh session check (its JWT signature is verified asynchronously), remembered under `key`. */
+  function checkSession(token: string, key: string, now: number): Promise<Identity> {
+    return stores.sessions.check(token, now).then((result): Identity => {
+      if (!result.ok) return { kind: "anonymous", problem: result.reason };
+      const { session } = result;
+      return remember(key, { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } }, now);
+    });
+  }
+
+  const resolveIdentity = function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Identity | Promise<Identity> {
     let authorization = request.headers.get("authorization");
     if (authorization === null && (options.search.includes("token") || options.search.includes("%"))) {
       // Long-lived credentials in URLs end up in logs and histories: only with the original's
@@ -100,13 +110,8 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
       // the reverse) must be judged afresh, never by the other kind's cached answer.
       const hit = cached(`b:${token}`, options.now);
       if (hit !== null) return hit;
-      if (!token.startsWith("mss_")) {
-        // The session JWT itself, as the original's clients send it (`jwt_token` from /login).
-        const session = await stores.sessions.check(token, options.now);
-        if (!session.ok) return { kind: "anonymous", problem: session.reason };
-        const s = session.session;
-        return remember(`b:${token}`, { kind: "user", userId: s.userId, username: s.username, role: s.role, credential: { kind: "session", jti: s.jti } }, options.now);
-      }
+      // The session JWT itself, as the original's clients send it (`jwt_token` from /login).
+      if (!token.startsWith("mss_")) return checkSession(token, `b:${token}`, options.now);
       const result = stores.apiTokens.check(token, options.now, options.clientIp);
       if (!result.ok) return { kind: "anonymous", problem: result.reason };
       return remember(`b:${token}`, { kind: "user", userId: result.userId, username: result.username, role: result.role as Role, credential: { kind: "api-token", tokenId: result.tokenId, scopes: result.scopes } }, options.now);
@@ -127,10 +132,7 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
     if (cookie === null) return ANONYMOUS;
     const hit = cached(`c:${cookie}`, options.now);
     if (hit !== null) return hit;
-    const result = await stores.sessions.check(cookie, options.now);
-    if (!result.ok) return { kind: "anonymous", problem: result.reason };
-    const { session } = result;
-    return remember(`c:${cookie}`, { kind: "user", userId: session.userId, username: session.username, role: session.role, credential: { kind: "session", jti: session.jti } }, options.now);
+    return checkSession(cookie, `c:${cookie}`, options.now);
   } as IdentityResolver;
   resolveIdentity.forget = () => checked.clear();
   return resolveIdentity;
