@@ -78,6 +78,17 @@ export async function startGateway({ config, database, log }: StartGatewayOption
 
   // Accounts and credentials (step 3 of the request flow).
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log);
+  // Ended sessions and spent tickets are deleted now and then (regulation prunes itself).
+  const pruneTimer = setInterval(() => {
+    const at = Date.now();
+    try {
+      sessions.prune(at);
+      tickets.prune(at);
+    } catch (error) {
+      log.warn("pruning sessions and tickets failed", { error: error instanceof Error ? error.message : String(error) });
+    }
+  }, 3600_000);
+  pruneTimer.unref();
   // Open WebSockets are re-checked every 15 s, and at once after a sign-out or revocation here.
   const relays = new RelayRegistry(15_000);
   const credentialsRevoked = () => {
@@ -278,6 +289,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     async stop() {
       await server.stop(true);
       relays.stop();
+      clearInterval(pruneTimer);
       upstream.client?.close();
     },
   };
