@@ -57,6 +57,25 @@ export function isCorsSafelistedContentType(contentType: string | null): boolean
   return essence === "" || essence === "text/plain" || essence === "application/x-www-form-urlencoded" || essence === "multipart/form-data";
 }
 
+/**
+ * ComfyUI's `GET /users` lists every ComfyUI user (every account of the gateway, in multi-user
+ * mode); each caller sees only their own. A single-user answer (no `users`) passes unchanged.
+ */
+function onlyOwnComfyUser(comfyUser: string | null) {
+  return async (response: Response): Promise<Response> => {
+    if (!response.ok) return response;
+    const body = (await response.json().catch(() => null)) as { users?: Record<string, string> } | null;
+    const headers = new Headers(response.headers);
+    headers.delete("content-length");
+    if (body === null) return new Response(null, { status: 502, headers: { "content-type": "application/json" } });
+    if (body.users !== undefined) {
+      const own = comfyUser !== null && comfyUser in body.users ? { [comfyUser]: body.users[comfyUser]! } : {};
+      body.users = own;
+    }
+    return new Response(JSON.stringify(body), { status: response.status, headers });
+  };
+}
+
 /** Why an anonymous caller was refused, in words for the person (the code says it for programs). */
 const IDENTITY_PROBLEMS: Record<string, string> = {
   expired: "Your session has expired; sign in again.",
@@ -221,6 +240,10 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     // The ComfyUI user's name carries a prefix of the gateway's own: when ComfyUI already has a
     // user of that name (our database was lost), adopting it cannot hand over someone else's.
     const allowed = known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
+    if (route.routeId === "users" && request.method === "GET") {
+      const onlyCaller = (decision: AccessDecision): AccessDecision => (decision.allow ? { ...decision, filterResponse: onlyOwnComfyUser(decision.upstreamHeaders?.["comfy-user"] ?? null) } : decision);
+      return allowed instanceof Promise ? allowed.then(onlyCaller) : onlyCaller(allowed);
+    }
     if (!route.websocket) return allowed;
     const stillAllowed = stillAllowedFor(identity.credential);
     const withCheck = (decision: AccessDecision): AccessDecision => (decision.allow ? { ...decision, stillAllowed } : decision);

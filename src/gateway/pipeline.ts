@@ -19,6 +19,8 @@ export type AccessDecision =
       upstreamHeaders?: Record<string, string>;
       /** For a WebSocket: asked again while it stays open; false closes it. */
       stillAllowed?: () => boolean;
+      /** A filter over ComfyUI's answer before the client sees it (per-user views of shared data). */
+      filterResponse?: (response: Response) => Response | Promise<Response>;
     }
   | {
       allow: false;
@@ -139,12 +141,13 @@ export function createPipeline(options: PipelineOptions) {
       return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders, registry: options.relays, stillAllowed: decision.stillAllowed });
     }
     server.timeout(request, forwardIdleSeconds);
-    return forwardHttp(request, {
+    const forwarded = forwardHttp(request, {
       upstream,
       forwardTarget,
       maxUploadBytes: options.maxUploadBytes,
       largeResponses: LARGE_RESPONSE_ROUTES.has(route.routeId),
       setHeaders: decision.upstreamHeaders,
     });
+    return decision.filterResponse ? forwarded.then(decision.filterResponse) : forwarded;
   };
 }

@@ -118,3 +118,17 @@ test("a ComfyUI user created outside the gateway with the account's plain name i
   expect(used).toStartWith("mss_tester_");
   expect(used).not.toBe("tester_11111111-1111-4111-8111-111111111111");
 });
+
+test("GET /users shows each account only its own ComfyUI user", async () => {
+  const fake = await startFakeComfyUI({ multiUser: true, users: { "someone_else_22222222-2222-4222-8222-222222222222": "someone" } });
+  cleanups.push(() => fake.stop());
+  const dataDir = tempDir();
+  const gateway = await gatewayOn(dataDir, fake.url);
+  cleanups.push(() => gateway.stop());
+  const answer = (await (await gateway.fetch("/api/users")).json()) as { storage: string; users: Record<string, string> };
+  expect(answer.storage).toBe("server");
+  expect(Object.values(answer.users)).toEqual(["mss_tester"]);
+  // ComfyUI itself knows both.
+  const all = (await (await fetch(`${fake.url}/api/users`)).json()) as { users: Record<string, string> };
+  expect(Object.keys(all.users).length).toBe(2);
+});
