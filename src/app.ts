@@ -3,7 +3,7 @@
  * decides (policy) or remembers (database) is passed in; nothing here is global.
  */
 import type { Server } from "bun";
-import { rmSync, writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Elysia } from "elysia";
 import type { Config } from "./config/index.ts";
@@ -298,6 +298,8 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     // The console, not the log: the link is a credential (single use, 30 minutes). A copy goes
     // to an owner-only file for operators who cannot see the console (a service, a container).
     writeFileSync(setupLinkFile, `${setupLink}\n`, { mode: 0o600 });
+    chmodSync(setupLinkFile, 0o600); // `mode` only applies when the file is created
+
     process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (also in ${setupLinkFile}; or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
   }
   const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);

@@ -91,7 +91,8 @@ export function checkPasswordPolicy(
   }
   const normalised = normalise(password);
   const minLength = Math.max(context.minLength, MIN_PASSWORD_LENGTH_FLOOR);
-  if (codePointLength(normalised) < minLength) {
+  // Both as typed and normalised: NFKC can expand one character into many (U+FDFA into 18).
+  if (Math.min(codePointLength(password), codePointLength(normalised)) < minLength) {
     return { code: "PASSWORD_TOO_SHORT", message: `Use at least ${minLength} characters.` };
   }
   const username = context.username.toLowerCase();

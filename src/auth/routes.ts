@@ -17,7 +17,7 @@ import type { Regulator } from "./regulation.ts";
 import type { SessionStore } from "./sessions.ts";
 import { setupTokens } from "./tables.ts";
 import type { TicketStore } from "./tickets.ts";
-import { AccountError, checkUserPassword, countUsers, createUser, getUserById, getUserByUsername, GUEST_USERNAME, recordLogin } from "./users.ts";
+import { AccountError, checkUserPassword, countUsers, createUser, getUserById, getUserByUsername, GUEST_USERNAME, ownerExists, recordLogin } from "./users.ts";
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type Identity } from "./identity.ts";
 import { formatIp, parseIp } from "../config/ip.ts";
 import { hashToken } from "./api-tokens.ts";
@@ -149,7 +149,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   /** First run: with no accounts, a one-time setup link goes to the console (not the log). */
   function announceSetupLink(origin: string): string | null {
-    if (countUsers(deps.db) > 0) return null;
+    if (ownerExists(deps.db)) return null;
     const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
     const at = now();
     deps.db.insert(setupTokens).values({ tokenHash: hashToken(token), createdAt: at, expiresAt: at + SETUP_LIFETIME_MS }).run();
@@ -394,7 +394,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   async function setup(request: Request): Promise<Response> {
     const started = performance.now();
     const fields = await readFields(request);
-    if (countUsers(deps.db) > 0) return jsonError(409, "ALREADY_SET_UP", "The owner account exists already; sign in instead.");
+    if (ownerExists(deps.db)) return jsonError(409, "ALREADY_SET_UP", "The owner account exists already; sign in instead.");
     if (!fields.token || !consumeSetupToken(fields.token)) {
       await padTo(started, LOGIN_FLOOR_MS);
       return jsonError(403, "BAD_SETUP_TOKEN", "This setup link is not valid (used, expired or mistyped). Restart the gateway for a new one, or use `mss-login user add`.");
@@ -441,6 +441,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   const routes = new Elysia({ name: "auth" })
     .get("/login", async ({ request }) => {
+      // Nobody can sign in yet (the owner may still come through /setup while others exist).
       if (countUsers(deps.db) === 0) return page(`<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/mss-login/static/pages.css"><main class="card"><h1>Not set up yet</h1><p>Open the one-time setup link printed on the gateway's console, or create the owner with <code>mss-login user add</code>.</p></main>`);
       const identity = await deps.resolveIdentity(request);
       if (identity.kind === "user") return new Response(null, { status: 302, headers: { location: safeNext(new URL(request.url).searchParams.get("next")) } });
@@ -449,7 +450,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post("/login", ({ request }) => login(request))
     .get("/logout", ({ request }) => logout(request))
     .post("/logout", ({ request }) => logout(request))
-    .get("/setup", () => (countUsers(deps.db) > 0 ? new Response(null, { status: 302, headers: { location: "/login" } }) : page(setupPage)))
+    .get("/setup", () => (ownerExists(deps.db) ? new Response(null, { status: 302, headers: { location: "/login" } }) : page(setupPage)))
     .post("/setup", ({ request }) => setup(request))
     .get("/mss-login/api/me", ({ request }) => me(request))
     .get("/api/mss-login/api/me", ({ request }) => me(request))

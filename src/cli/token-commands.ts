@@ -32,7 +32,8 @@ export async function runTokenCommand(args: readonly string[], io: CliIo): Promi
   const { options, configArgv } = parseArguments(command, ALLOWED_FLAGS[subcommand], args.slice(1));
   const username = requiredValue(command, options, "--username");
   const hoursText = options.get("--hours");
-  const hours = typeof hoursText === "string" ? Number(hoursText) : DEFAULT_HOURS;
+  // Whole hours only: "" or "0x10" are not hours (and "" must not become 0, "never expires").
+  const hours = typeof hoursText === "string" ? (/^\d{1,5}$/.test(hoursText) ? Number(hoursText) : Number.NaN) : DEFAULT_HOURS;
   const scopeText = options.get("--scope");
   const scopes = typeof scopeText === "string" ? scopeText.split(",").map((s) => s.trim()).filter((s) => s !== "") : [...SCOPES];
   const id = subcommand === "revoke" ? requiredValue(command, options, "--id") : "";

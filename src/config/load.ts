@@ -80,9 +80,15 @@ function showValue(value: unknown, secret: boolean): string {
 /** Unwraps a checked value or throws the one-line error naming key and source. */
 function accept<T>(result: Checked<T>, entry: SettingEntry, source: ConfigSource): T {
   if (result.ok) return result.value;
-  const got = showValue(result.got, entry.setting.secret);
+  // A value with credentials in it (a URL with user:password) is treated as a secret.
+  const got = showValue(result.got, entry.setting.secret || hasUrlCredentials(result.got));
   const detail = `${entry.key}${result.at ?? ""} ${result.problem} (got ${got})`;
   throw new ConfigError(describeSource(source), detail, entry.key);
+}
+
+function hasUrlCredentials(value: unknown): boolean {
+  const texts = Array.isArray(value) ? value : [value];
+  return texts.some((text) => typeof text === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(text));
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -115,8 +121,8 @@ function readConfigFile(path: string, explicit: boolean): Record<string, unknown
   try {
     parsed = JSON.parse(textContent.replace(/^\uFEFF/, "")); // tolerate a byte-order mark
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(path, `not valid JSON: ${reason}`, null, { cause: error });
+    // The parser's message quotes the offending text, which may be a secret: it is not repeated.
+    throw new ConfigError(path, "not valid JSON (check quotes, commas and braces)", null, { cause: error });
   }
   if (!isPlainObject(parsed)) {
     throw new ConfigError(path, `must contain a JSON object (got ${showValue(parsed, false)})`);

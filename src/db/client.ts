@@ -4,7 +4,7 @@
 // functions (see ./meta.ts), so that a PostgreSQL client can later stand behind the same
 // functions without touching callers.
 import { Database } from "bun:sqlite";
-import { closeSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema.ts";
@@ -45,6 +45,8 @@ export function openDatabase(dataDir: string, options: { fileName?: string } = {
     // Create the file ourselves so it is owner-only; SQLite gives the -wal and -shm files
     // the same permissions as the database file.
     closeSync(openSync(path, "a", 0o600));
+    // An existing file keeps its mode otherwise: the database holds hashes and sessions.
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
     sqlite = new Database(path, { create: true, strict: true });
     sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const { journal_mode: journalMode } = sqlite.query("PRAGMA journal_mode = WAL").get() as {

@@ -37,6 +37,7 @@ test("bad input: unknown user, bad scope, a non-expiring token for a non-owner, 
   expect((await run(["token", "create", "--username", "nobody", "--label", "x"])).code).toBe(1);
   expect((await run(["token", "create", "--username", "bob", "--label", "x", "--scope", "root"])).stderr).toContain("Scopes are one or more of");
   expect((await run(["token", "create", "--username", "bob", "--label", "x", "--hours", "0"])).stderr).toContain("never expire");
+  for (const hours of ["--hours=", "--hours=0x10", "--hours=1e3"]) expect((await run(["token", "create", "--username", "bob", "--label", "x", hours])).stderr).toContain("lifetime must be");
   expect((await run(["token", "create", "--label", "x"])).code).toBe(2);
   expect((await run(["token"])).code).toBe(2);
 });

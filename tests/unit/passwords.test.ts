@@ -219,3 +219,8 @@ describe("unknown users", () => {
     expect(dummyMs).toBeLessThan(realMs * 2.5);
   });
 });
+
+test("the minimum length holds for the password as typed, not only after normalisation (one U+FDFA expands to 18)", () => {
+  expect(checkPasswordPolicy("\uFDFA", { username: "alice", minLength: 12 })?.code).toBe("PASSWORD_TOO_SHORT");
+  expect(checkPasswordPolicy("㍿㍿㍿㍿", { username: "alice", minLength: 12 })?.code).toBe("PASSWORD_TOO_SHORT");
+});
