@@ -27,6 +27,14 @@ import { deriveKey } from "./auth/secret-key.ts";
 import type { ClientInfo } from "./gateway/client-address.ts";
 import { VERSION } from "./version.ts";
 
+/** Bun.serve could not take the address (in use, no permission): the caller says so in those words. */
+export class ListenError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "ListenError";
+  }
+}
+
 export interface StartGatewayOptions {
   config: Config;
   database: OpenDatabase;
@@ -274,39 +282,54 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     },
   });
 
-  const server: Server<RelayData> = Bun.serve<RelayData>({
-    hostname: config.listen.host,
-    port: config.listen.port,
-    maxRequestBodySize: config.limits.max_upload_bytes + BODY_CAP_SLACK,
-    // Idle keep-alive connections are closed after a minute (forwarded requests get longer, see
-    // the pipeline), so idle sockets cannot pile up until file descriptors run out.
-    idleTimeout: 60,
-    fetch: handle,
-    websocket: relayHandlers,
-    error(error) {
-      log.error("request failed", { error: error instanceof Error ? error.message : String(error) });
-      return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
-    },
-  });
+  let server: Server<RelayData>;
+  try {
+    server = Bun.serve<RelayData>({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      maxRequestBodySize: config.limits.max_upload_bytes + BODY_CAP_SLACK,
+      // Idle keep-alive connections are closed after a minute (forwarded requests get longer, see
+      // the pipeline), so idle sockets cannot pile up until file descriptors run out.
+      idleTimeout: 60,
+      fetch: handle,
+      websocket: relayHandlers,
+      error(error) {
+        log.error("request failed", { error: error instanceof Error ? error.message : String(error) });
+        return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
+      },
+    });
+  } catch (error) {
+    relays.stop();
+    clearInterval(pruneTimer);
+    throw new ListenError(error);
+  }
 
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
   log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
-  const setupLinkFile = join(config.data_dir, SETUP_LINK_FILE);
-  const publicBase = config.public_origins[0] ?? url.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
-  const setupLink = auth.announceSetupLink(publicBase);
-  if (setupLink !== null) {
-    // The console, not the log: the link is a credential (single use, 30 minutes). A copy goes
-    // to an owner-only file for operators who cannot see the console (a service, a container).
-    writeFileSync(setupLinkFile, `${setupLink}\n`, { mode: 0o600 });
-    chmodSync(setupLinkFile, 0o600); // `mode` only applies when the file is created
+  try {
+    const setupLinkFile = join(config.data_dir, SETUP_LINK_FILE);
+    const publicBase = config.public_origins[0] ?? url.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
+    const setupLink = auth.announceSetupLink(publicBase);
+    if (setupLink !== null) {
+      // The console, not the log: the link is a credential (single use, 30 minutes). A copy goes
+      // to an owner-only file for operators who cannot see the console (a service, a container).
+      writeFileSync(setupLinkFile, `${setupLink}\n`, { mode: 0o600 });
+      chmodSync(setupLinkFile, 0o600); // `mode` only applies when the file is created
 
-    process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (also in ${setupLinkFile}; or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
-  }
-  const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);
-  if (!loopbackOnly && config.public_origins.length === 0) {
-    log.warn("public_origins is not set: any Host name is served, which leaves room for DNS rebinding; set it to the address(es) users open", {
-      example: "MSS_LOGIN_PUBLIC_ORIGINS=https://comfy.example.com",
-    });
+      process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (also in ${setupLinkFile}; or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
+    }
+    const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);
+    if (!loopbackOnly && config.public_origins.length === 0) {
+      log.warn("public_origins is not set: any Host name is served, which leaves room for DNS rebinding; set it to the address(es) users open", {
+        example: "MSS_LOGIN_PUBLIC_ORIGINS=https://comfy.example.com",
+      });
+    }
+  } catch (error) {
+    // Listening already: do not leave a half-started gateway behind.
+    await server.stop(true);
+    relays.stop();
+    clearInterval(pruneTimer);
+    throw error;
   }
   return {
     url,

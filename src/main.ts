@@ -178,7 +178,10 @@ async function serve(flags: readonly string[], io: CliIo): Promise<number> {
     gateway = await startGateway({ config, database, log });
   } catch (error) {
     database.close();
-    io.stderr(`error: ${describeListenError(error, config.listen.host, config.listen.port)}\n`);
+    // Only a failure to take the address is described as one (app.ts wraps it as ListenError).
+    const listenFailure = error instanceof Error && error.name === "ListenError";
+    const message = listenFailure ? describeListenError(error.cause, config.listen.host, config.listen.port) : `cannot start the gateway: ${messageOf(error)}`;
+    io.stderr(`error: ${message}\n`);
     return EXIT_FAILURE;
   }
 
