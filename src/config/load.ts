@@ -235,7 +235,14 @@ export function loadConfig({ argv, env, cwd }: LoadConfigOptions): LoadedConfig 
   }
   const dataDir = resolve(cwd, dataDirChoice.text);
   // Said plainly here; otherwise it would surface as "cannot read <dir>/config.json: ENOTDIR".
-  if (statSync(dataDir, { throwIfNoEntry: false })?.isDirectory() === false) {
+  let dataDirStat: ReturnType<typeof statSync>;
+  try {
+    dataDirStat = statSync(dataDir, { throwIfNoEntry: false });
+  } catch (error) {
+    // e.g. ENOTDIR: a path that runs through a file.
+    throw new ConfigError(dataDir, `the data directory (from ${describeSource(dataDirChoice.source)}) cannot be used: ${(error as { code?: string }).code ?? "error"}`, "data_dir", { cause: error });
+  }
+  if (dataDirStat?.isDirectory() === false) {
     const from = describeSource(dataDirChoice.source);
     throw new ConfigError(dataDir, `the data directory (from ${from}) is not a directory`, "data_dir");
   }
