@@ -70,13 +70,34 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 const BARE_VALUE = /^[A-Za-z0-9_.,:/@+\-[\]()<>*~^%!?]+$/;
 const BARE_KEY = /^[A-Za-z0-9_.\-]+$/;
 
+/**
+ * Credentials that can hide inside ordinary values (a URL with `?token=`, a header copied into
+ * a message): the gateway's own token formats and query credentials are masked wherever they
+ * appear, whatever the field is called.
+ */
+const CREDENTIAL_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\bms[st]_[A-Za-z0-9_-]{20,}/g, REDACTED], // API tokens and tickets
+  [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*/g, REDACTED], // JWTs
+  [/([?&](?:token|access_token|ticket)=)[^&\s"]+/gi, `$1${REDACTED}`], // query credentials
+  [/(Bearer\s+)[^\s"]+/gi, `$1${REDACTED}`],
+];
+
+export function maskCredentials(text: string): string {
+  let masked = text;
+  for (const [pattern, replacement] of CREDENTIAL_PATTERNS) masked = masked.replace(pattern, replacement);
+  return masked;
+}
+
 function formatValue(value: unknown): string {
   if (value === undefined) return "undefined";
   if (value === null || typeof value === "number" || typeof value === "boolean") return String(value);
   if (typeof value === "bigint") return value.toString();
-  if (typeof value === "string") return BARE_VALUE.test(value) ? value : JSON.stringify(value);
-  if (value instanceof Error) return JSON.stringify(`${value.name}: ${value.message}`);
-  return JSON.stringify(JSON.stringify(redactSecrets(value)) ?? String(value));
+  if (typeof value === "string") {
+    const masked = maskCredentials(value);
+    return BARE_VALUE.test(masked) ? masked : JSON.stringify(masked);
+  }
+  if (value instanceof Error) return JSON.stringify(maskCredentials(`${value.name}: ${value.message}`));
+  return JSON.stringify(maskCredentials(JSON.stringify(redactSecrets(value)) ?? String(value)));
 }
 
 /** Messages are written bare, so neutralise line breaks and other control characters. */
@@ -86,7 +107,7 @@ function sanitiseMessage(message: string): string {
 }
 
 export function formatLogLine(time: Date, level: LogLevel, message: string, fields: LogFields): string {
-  let line = `${time.toISOString()} ${level.toUpperCase()} ${sanitiseMessage(message)}`;
+  let line = `${time.toISOString()} ${level.toUpperCase()} ${sanitiseMessage(maskCredentials(message))}`;
   for (const [name, value] of Object.entries(fields)) {
     const key = BARE_KEY.test(name) ? name : JSON.stringify(name);
     line += ` ${key}=${isSecretFieldName(name) ? REDACTED : formatValue(value)}`;

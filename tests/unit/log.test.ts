@@ -62,3 +62,20 @@ test("errors are written as name and message; child loggers add context", () => 
   log.child({ component: "db" }).error("failed", { error: new TypeError("boom") });
   expect(lines).toEqual(['2026-01-31T12:00:00.000Z ERROR failed component=db error="TypeError: boom"']);
 });
+
+test("credentials inside ordinary values and messages are masked, whatever the field is called", () => {
+  const lines: string[] = [];
+  const log = createLogger("debug", { write: (line) => lines.push(line), now: () => new Date(0) });
+  const token = `mss_${"A".repeat(43)}`;
+  log.info(`request with Bearer ${token}`, {
+    url: `/api/view?filename=a.png&token=${token}&type=output`,
+    link: "http://localhost:8189/setup?ticket=abc123secret",
+    header: `Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl`,
+  });
+  const line = lines[0]!;
+  expect(line).not.toContain(token);
+  expect(line).not.toContain("abc123secret");
+  expect(line).not.toContain("eyJzdWIiOiJ1MSJ9");
+  expect(line).toContain("filename=a.png");
+  expect(line).toContain("&type=output");
+});
