@@ -42,8 +42,39 @@ const ALLOWED_FLAGS: Readonly<Record<Subcommand, readonly string[]>> = {
   unlock: ["--username"],
 };
 /** One line from standard input: the trailing line break (from `echo`) is not part of it. */
+/**
+ * At a terminal, the password is typed without being shown (raw mode, no echo) and ends with
+ * Enter; piped input is read to its end as usual.
+ */
+function readFromTerminalOrPipe(io: UserCliIo): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return Bun.stdin.text();
+  io.stderr("Password (not shown): ");
+  return new Promise((resolve, reject) => {
+    let typed = "";
+    const finish = (result: () => void) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.removeListener("data", onData);
+      io.stderr("\n");
+      result();
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString("utf8")) {
+        if (char === "\r" || char === "\n") return finish(() => resolve(typed));
+        if (char === "\u0003") return finish(() => reject(new UsageError("cancelled")));
+        if (char === "\u007f" || char === "\b") typed = [...typed].slice(0, -1).join("");
+        else typed += char;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
+}
+
 async function readPassword(subcommand: Subcommand, io: UserCliIo): Promise<string> {
-  const input = await (io.readStdin ?? (() => Bun.stdin.text()))();
+  const input = await (io.readStdin ?? (() => readFromTerminalOrPipe(io)))();
   const password = input.replace(/\r?\n$/, "");
   if (password === "") throw new UsageError(`user ${subcommand}: standard input is empty; pipe the password in`);
   if (/[\r\n]/.test(password)) {
