@@ -137,10 +137,27 @@ function clearedCookie(secure: boolean): string {
   return `${secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}; Max-Age=0`;
 }
 
+/**
+ * The slowest recent credential checks. Answers are padded to at least the slowest of them, so
+ * that an account whose check is slower than the floor (an imported bcrypt hash of high cost, a
+ * loaded machine) cannot be told apart from an unknown one by its time.
+ */
+const recentCheckDurations: number[] = [];
+const RECENT_CHECKS = 64;
+/** A slow client (or a stalled disk) must not make every answer wait long: padding stops here. */
+const PADDING_CEILING_MS = 1500;
+
+function noteCheckDuration(ms: number): void {
+  recentCheckDurations.push(ms);
+  if (recentCheckDurations.length > RECENT_CHECKS) recentCheckDurations.shift();
+}
+
 async function padTo(started: number, floorMs: number): Promise<void> {
   const spent = performance.now() - started;
-  // A little jitter on top of the floor, so that an unusually slow success cannot stand out.
-  const target = floorMs + Math.random() * 50;
+  noteCheckDuration(spent);
+  const slowest = Math.min(PADDING_CEILING_MS, Math.max(floorMs, ...recentCheckDurations));
+  // A little jitter on top, so that an unusually slow success cannot stand out.
+  const target = slowest + Math.random() * 50;
   if (spent < target) await Bun.sleep(target - spent);
 }
 
