@@ -138,8 +138,8 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
   return resolveIdentity;
 
   function identityBehindTicket(redeemed: { userId: string; sessionJti: string | null; apiTokenId: string | null }, now: number): Identity {
-    const sessionsOfUser = redeemed.sessionJti === null ? null : stores.sessions.listForUser(redeemed.userId, now);
-    if (redeemed.sessionJti !== null && !sessionsOfUser?.some((s) => s.jti === redeemed.sessionJti)) return { kind: "anonymous", problem: "revoked" };
+    // One row each: the session (or token) the ticket came from must still be live.
+    if (redeemed.sessionJti !== null && !stores.sessions.isLive(redeemed.sessionJti, now)) return { kind: "anonymous", problem: "revoked" };
     const token = redeemed.apiTokenId === null ? null : (stores.apiTokens.listForUser(redeemed.userId).find((t) => t.id === redeemed.apiTokenId) ?? null);
     if (redeemed.apiTokenId !== null && (token === null || !stores.apiTokens.isLive(redeemed.apiTokenId, now))) {
       return { kind: "anonymous", problem: "revoked" };
