@@ -1,4 +1,4 @@
-// The `mss-login` command line: serve (default), migrate, user, config print, version, help.
+// The `mss-login` command line: serve (default), migrate, user, token, groups, policy, config print, version, help.
 //
 // Exit codes: 0 success; 1 a run-time failure (database, migration, port in use); 2 a usage
 // or configuration error. Every failure is one line on standard error.
@@ -52,6 +52,11 @@ Usage:
   ${PRODUCT_NAME} token list --username U [--json]   |   token revoke --username U --id ID
                                   manage accounts (the password is read from standard input,
                                   never from the command line)
+  ${PRODUCT_NAME} groups export [FILE]   |   groups import FILE   (the original's mss_login_groups.json)
+  ${PRODUCT_NAME} policy explain --role owner|admin|power|user|guest|anonymous METHOD PATH
+  ${PRODUCT_NAME} policy list
+                                  how the gateway decides on one request; the whole route
+                                  permission table
   ${PRODUCT_NAME} config print [flags] [--sources]
                                   print the effective configuration (secrets redacted);
                                   --sources shows where each value came from
@@ -238,6 +243,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case "token": {
         const { runTokenCommand } = await import("./cli/token-commands.ts");
         return await runTokenCommand(rest, io);
+      }
+      case "groups": {
+        const { runGroupsCommand } = await import("./cli/groups-commands.ts");
+        return await runGroupsCommand(rest, io);
+      }
+      case "policy": {
+        const { runPolicyCommand } = await import("./cli/policy-commands.ts");
+        return await runPolicyCommand(rest, io);
       }
       case "config":
         if (rest[0] !== "print") {

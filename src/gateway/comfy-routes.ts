@@ -1,7 +1,7 @@
 /**
  * What the gateway knows about upstream paths, as data: every ComfyUI route (spec
  * comfyui-api.md §2, 0.3.64 plus the [N] additions of recent mainline), the front end's
- * static files, and the custom-node route families (none yet). `route-table.ts` compiles
+ * static files, and the custom-node route families. `route-table.ts` compiles
  * these tables; `mss-login policy explain` and the docs can list them as they are.
  *
  * Path patterns: `{name}` is one path segment, `{name:uuid}` one segment holding a canonical
@@ -193,7 +193,25 @@ export interface CustomRouteFamilyDef {
   readonly summary: string;
 }
 
-export const CUSTOM_ROUTE_FAMILIES: readonly CustomRouteFamilyDef[] = [];
+/**
+ * The custom nodes whose routes a permission key governs (reference §2.3, §4.11). Each of
+ * them registers on `PromptServer.routes`, so every prefix is also served under `/api`. Paths
+ * of these nodes outside the listed prefixes stay unknown (owner/admin only). Their front-end
+ * files under `/extensions/<dir>/` are static files; route-permissions.ts gates those by dir.
+ */
+export const CUSTOM_ROUTE_FAMILIES: readonly CustomRouteFamilyDef[] = [
+  {
+    id: "comfyui-manager",
+    // Spec comfyui-api.md §1 and §6: the legacy and the v2 API, node/snapshot/model installers.
+    prefixes: [["manager"], ["v2", "manager"], ["customnode"], ["snapshot"], ["externalmodel"]],
+    apiMirror: true,
+    summary: "ComfyUI-Manager: install/update nodes and models, snapshots, reboot",
+  },
+  { id: "crystools", prefixes: [["crystools"]], apiMirror: true, summary: "ComfyUI-Crystools: resource monitor and settings" },
+  { id: "rgthree", prefixes: [["rgthree"]], apiMirror: true, summary: "rgthree-comfy: config and node helpers" },
+  { id: "itools", prefixes: [["itools"]], apiMirror: true, summary: "ComfyUI-iTools: prompt styles and helpers" },
+  { id: "gallery", prefixes: [["gallery"]], apiMirror: true, summary: "comfyui-gallery: output gallery" },
+];
 
 /** The gateway's own namespace: `/mss-login/...` and `/api/mss-login/...`. */
 export const OWN_NAMESPACE_SEGMENT = "mss-login";

@@ -160,10 +160,10 @@ describe("request bodies and the upload limit", () => {
 
 describe("refusals made by the gateway itself", () => {
   test("an unknown route is refused with JSON for API callers and a page for browsers", async () => {
-    const api = await gateway.fetch(`/manager/reboot`, { method: "POST" });
+    const api = await gateway.fetch(`/some-node/reboot`, { method: "POST" });
     expect(api.status).toBe(403);
     expect(await api.json()).toEqual({ error: expect.any(String), code: "ROUTE_NOT_ALLOWED" });
-    const page = await gateway.fetch(`/manager/version`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
+    const page = await gateway.fetch(`/some-node/version`, { headers: { accept: "text/html", "sec-fetch-mode": "navigate" } });
     expect(page.status).toBe(403);
     expect(page.headers.get("content-type")).toContain("text/html");
     expect(await page.text()).toContain("Access denied");

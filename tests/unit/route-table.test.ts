@@ -423,11 +423,29 @@ describe("the gateway's own namespace", () => {
 });
 
 describe("custom-node routes", () => {
-  test("are unknown with the built-in tables (deny by default)", () => {
-    for (const raw of ["/manager/version", "/api/manager/version", "/customnode/getlist", "/v2/manager/queue/start", "/crystools/monitor"]) {
+  test("the built-in families claim their nodes' paths in both spellings, and nothing else", () => {
+    const expectations: [string, string][] = [
+      ["/manager/version", "custom.comfyui-manager"],
+      ["/api/manager/version", "custom.comfyui-manager"],
+      ["/customnode/getlist", "custom.comfyui-manager"],
+      ["/api/snapshot/getlist", "custom.comfyui-manager"],
+      ["/externalmodel/getlist", "custom.comfyui-manager"],
+      ["/v2/manager/queue/start", "custom.comfyui-manager"],
+      ["/api/v2/manager/queue/start", "custom.comfyui-manager"],
+      ["/crystools/monitor", "custom.crystools"],
+      ["/api/crystools/monitor", "custom.crystools"],
+      ["/rgthree/api/config", "custom.rgthree"],
+      ["/api/itools/x", "custom.itools"],
+      ["/gallery/images", "custom.gallery"],
+      // Case-sensitive like aiohttp, and a whole segment: these are other (unknown) paths.
+      ["/Manager/version", "unknown"],
+      ["/crystoolsx", "unknown"],
+      ["/api/api/manager/version", "unknown"],
+      ["/some-node/api", "unknown"],
+    ];
+    for (const [raw, id] of expectations) {
       const match = classify("GET", raw);
-      expect(match.kind).toBe("unknown");
-      expect(match.routeId).toBe("unknown");
+      expect({ raw, kind: match.kind, id: match.routeId }).toEqual({ raw, kind: "unknown", id });
     }
   });
 
