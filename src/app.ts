@@ -18,11 +18,15 @@ import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
-import { decide, type Principal } from "./rbac/policy.ts";
+import { decide, type PolicyOptions, type Principal } from "./rbac/policy.ts";
+import { createGroupsStore } from "./rbac/groups-store.ts";
 import type { Credential, Identity } from "./auth/identity.ts";
 import { createAuthentication } from "./auth/index.ts";
 import { accountRoutes } from "./auth/account-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
+import { createAdminGuard } from "./auth/admin-guard.ts";
+import { userAdminRoutes } from "./auth/user-admin-routes.ts";
+import { groupsRoutes } from "./rbac/groups-routes.ts";
 import { deriveKey } from "./auth/secret-key.ts";
 import type { ClientInfo } from "./gateway/client-address.ts";
 import { VERSION } from "./version.ts";
@@ -105,6 +109,8 @@ export async function startGateway({ config, database, log }: StartGatewayOption
 
   // Accounts and credentials (step 3 of the request flow).
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log);
+  // The permission matrix (roles × keys), defaults seeded on first start.
+  const groupsStore = createGroupsStore(database.db);
   // Ended sessions and spent tickets are deleted now and then (regulation prunes itself).
   const pruneTimer = setInterval(() => {
     const at = Date.now();
@@ -159,7 +165,10 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     credentialsRevoked,
     allowGuest: config.auth.allow_guest,
     setupDone: () => rmSync(join(config.data_dir, SETUP_LINK_FILE), { force: true }),
+    permissionsOf: (role) => groupsStore.effective(role),
+    stepUpSeconds: config.sessions.step_up_minutes * 60,
   });
+  const guard = createAdminGuard({ sessions, resolveIdentity: identityForOwnRoute });
 
   const ownRoutes = new Elysia()
     .use(
@@ -183,8 +192,22 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         readFields: auth.readFields,
         checkCredentials: auth.checkCredentials,
         credentialsRevoked,
+        allows: (role, key) => groupsStore.allows(role, key),
       }),
     )
+    .use(
+      userAdminRoutes({
+        db: database.db,
+        guard,
+        sessions,
+        apiTokens,
+        passwordSettings,
+        log,
+        confirmPassword: auth.confirmPassword,
+        credentialsRevoked,
+      }),
+    )
+    .use(groupsRoutes({ groups: groupsStore, guard, log }))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
@@ -214,7 +237,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   };
   const principalOf = (identity: Identity): Principal =>
     identity.kind === "user" ? { kind: "user", userId: identity.userId, username: identity.username, role: identity.role } : { kind: "anonymous" };
-  const policyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes };
+  const policyOptions: PolicyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes, allows: (role, key) => groupsStore.allows(role, key) };
 
   function decideFor({ route, path, request, client }: ClassifiedRequest, identity: Identity): AccessDecision | Promise<AccessDecision> {
     if (identity.kind === "anonymous") {
@@ -237,7 +260,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         principal = { ...principal, role: "power" };
       }
     }
-    const decision = decide(principal, { kind: route.kind, routeId: route.routeId, method: request.method, path }, policyOptions);
+    const decision = decide(principal, { kind: route.kind, routeId: route.routeId, method: request.method, path, params: route.params }, policyOptions);
     if (!decision.allow) {
       // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
       if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });

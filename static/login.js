@@ -26,6 +26,42 @@
   // After a correct password, an enrolled user gets a one-time token for the code step.
   let mfaToken = null;
 
+  // A role that requires a second factor, for a user without one: enrol before the session starts.
+  async function startEnrolment(token, loginBody) {
+    const post = (url, extra) =>
+      fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(Object.assign({ mfa_temp_token: token }, extra)) });
+    const response = await post("/mss-login/api/mfa/setup", {});
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      error.textContent = answer.error || "Two-factor setup failed; sign in again.";
+      submit.disabled = false;
+      return;
+    }
+    form.hidden = true;
+    document.getElementById("enrol").hidden = false;
+    // The SVG comes from our own server (drawn from the secret), not from user input.
+    document.getElementById("qr").innerHTML = answer.qr_svg || "";
+    document.getElementById("secret").textContent = answer.secret || "";
+    const enrolForm = document.getElementById("enrol-form");
+    const enrolError = document.getElementById("enrol-error");
+    document.getElementById("enrol-code").focus();
+    enrolForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      enrolError.textContent = "";
+      const code = document.getElementById("enrol-code").value;
+      const confirmed = await post("/mss-login/api/mfa/verify-setup", { code, remember_me: loginBody.remember_me, next: loginBody.next });
+      const result = await confirmed.json().catch(() => ({}));
+      if (!confirmed.ok) {
+        enrolError.textContent = result.error || "That code did not work.";
+        return;
+      }
+      document.getElementById("enrol").hidden = true;
+      document.getElementById("recovery").hidden = false;
+      document.getElementById("recovery-codes").textContent = (result.recovery_codes || []).join("\n");
+      document.getElementById("continue").addEventListener("click", () => location.assign(result.redirect_url || "/"));
+    });
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -36,6 +72,10 @@
     try {
       const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
       const answer = await response.json().catch(() => ({}));
+      if (response.ok && answer.mfa_setup_required) {
+        await startEnrolment(answer.mfa_temp_token, body);
+        return;
+      }
       if (response.ok && answer.mfa_required) {
         mfaToken = answer.mfa_temp_token;
         document.getElementById("mfa").hidden = false;

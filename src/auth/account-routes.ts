@@ -25,6 +25,8 @@ export interface AccountRouteDeps {
   checkCredentials(request: Request, fields: Record<string, string>, refused: () => Response): Promise<{ userId: string } | Response>;
   /** A credential was revoked here: open WebSockets that rode on it are closed now. */
   credentialsRevoked(): void;
+  /** Whether a role holds a permission key (can_have_api_tokens, can_have_non_expiring_jwt). */
+  allows(role: string, key: string): boolean;
   now?: () => number;
 }
 
@@ -73,7 +75,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
     }
     const user = getUserById(deps.db, userId);
     if (user === null || user.disabled) return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
-    if (user.role === "guest") return jsonError(403, "TOKENS_NOT_ALLOWED", "Guests cannot create API tokens.");
+    if (user.role === "guest" || !deps.allows(user.role, "can_have_api_tokens")) return jsonError(403, "TOKENS_NOT_ALLOWED", "Your role may not create API tokens.");
 
     // Whole hours only ("", "1e3" or "0x10" are not hours).
     const hours = fields.expire_hours === undefined ? DEFAULT_TOKEN_HOURS : /^\d{1,5}$/.test(fields.expire_hours) ? Number(fields.expire_hours) : Number.NaN;
@@ -87,7 +89,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
         scopes,
         // The original lets only holders of can_have_non_expiring_jwt (the owner) skip expiry,
         // and only from a signed-in session, not from another token.
-        allowNonExpiring: user.role === "owner" && identity.kind === "user" && identity.credential.kind === "session",
+        allowNonExpiring: deps.allows(user.role, "can_have_non_expiring_jwt") && identity.kind === "user" && identity.credential.kind === "session",
         now: now(),
       });
       return json({ message: "API token created.", jwt_token: created.token, id: created.id, scopes: created.scopes, expires_in_hours: created.expiresAt === null ? null : hours });

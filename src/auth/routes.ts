@@ -52,6 +52,10 @@ export interface AuthRouteDeps {
   allowGuest: boolean;
   /** The owner exists: the first-run link is spent (its file can go). */
   setupDone(): void;
+  /** The role's effective permissions (for `/me`), and whether it must sign in with a second factor. */
+  permissionsOf(role: string): Record<string, boolean>;
+  /** How long a step-up lasts (sessions.step_up_minutes). */
+  stepUpSeconds: number;
   now?: () => number;
 }
 
@@ -64,7 +68,7 @@ const STATIC_FILES: Record<string, { body: string; type: string }> = {
 /** Shown on the sign-in page only when guest access is enabled. */
 const GUEST_BUTTON = '<form method="post" action="/login"><input type="hidden" name="guest_login" value="true"><button type="submit" class="secondary">Continue as guest</button></form>';
 
-const PAGE_HEADERS = {
+export const PAGE_HEADERS = {
   "content-type": "text/html; charset=utf-8",
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
@@ -73,7 +77,7 @@ const PAGE_HEADERS = {
   "referrer-policy": "same-origin",
 };
 
-function page(html: unknown): Response {
+export function page(html: unknown): Response {
   return new Response(html as string, { headers: PAGE_HEADERS });
 }
 
@@ -164,6 +168,11 @@ async function padTo(started: number, floorMs: number): Promise<void> {
 export function authRoutes(deps: AuthRouteDeps) {
   const now = deps.now ?? Date.now;
 
+  function roleRequiresMfa(userId: string): boolean {
+    const user = getUserById(deps.db, userId);
+    return user !== null && deps.permissionsOf(user.role).mfa_required === true;
+  }
+
   /** First run: with no accounts, a one-time setup link goes to the console (not the log). */
   function announceSetupLink(origin: string): string | null {
     if (ownerExists(deps.db)) return null;
@@ -185,15 +194,15 @@ export function authRoutes(deps: AuthRouteDeps) {
     return used.length === 1;
   }
 
-  async function startSession(request: Request, userId: string, rememberMe: boolean, next: string, message: string): Promise<Response> {
+  async function startSession(request: Request, userId: string, rememberMe: boolean, next: string, message: string, extra: Record<string, unknown> = {}): Promise<Response> {
     const at = now();
     const issued = await deps.sessions.issue({ userId, rememberMe, clientIp: deps.clientIp(request), userAgent: request.headers.get("user-agent"), now: at });
     recordLogin(deps.db, userId, at);
     const cookie = sessionCookie(issued.token, issued.cookieMaxAgeSeconds, deps.isSecure(request));
-    if (wantsHtml(request) || (request.headers.get("accept") ?? "").includes("text/html")) {
+    if (Object.keys(extra).length === 0 && (wantsHtml(request) || (request.headers.get("accept") ?? "").includes("text/html"))) {
       return new Response(null, { status: 302, headers: { location: next, "set-cookie": cookie, "cache-control": "no-store" } });
     }
-    return new Response(JSON.stringify({ message, jwt_token: issued.token, redirect_url: next, remember_me: rememberMe }), {
+    return new Response(JSON.stringify({ message, jwt_token: issued.token, redirect_url: next, remember_me: rememberMe, ...extra }), {
       headers: { "content-type": "application/json; charset=utf-8", "set-cookie": cookie, "cache-control": "no-store" },
     });
   }
@@ -236,7 +245,19 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     // Second factor: in the same request (`code`), or in a second step with a single-use
     // `mfa_temp_token`, the shape of the original's API.
-    if (mfaStatus(deps.db, userId).state === "enabled") {
+    const enrolled = mfaStatus(deps.db, userId).state === "enabled";
+    if (!enrolled && roleRequiresMfa(userId)) {
+      // The role requires a second factor and this user has none yet: no session until they
+      // enrol, with a temporary token standing in for the password just checked.
+      deps.regulator.recordSuccess(username, now());
+      const temp = deps.tickets.issue({ userId, purpose: "mfa-setup", sessionJti: null, apiTokenId: null, now: now() });
+      await padTo(started, LOGIN_FLOOR_MS);
+      return new Response(
+        JSON.stringify({ message: "Your role requires two-factor authentication: set it up to continue.", mfa_setup_required: true, mfa_temp_token: temp.ticket, remember_me: truthy(fields.remember_me ?? fields.remember) }),
+        { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } },
+      );
+    }
+    if (enrolled) {
       const code = (fields.code || fields.backup_code || "").trim();
       if (code === "") {
         const temp = deps.tickets.issue({ userId, purpose: "mfa", sessionJti: null, apiTokenId: null, now: now() });
@@ -330,14 +351,24 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   /** Enrolment: a signed-in user (with their password again) gets a new secret and its QR code. */
   async function mfaSetup(request: Request): Promise<Response> {
-    const identity = await deps.resolveIdentity(request);
-    if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in in a browser session to set up two-factor authentication.");
     const fields = await readFields(request);
-    if (!(await passwordConfirmed(request, identity.username, fields.password ?? ""))) {
-      return jsonError(403, "PASSWORD_REQUIRED", "Enter your current password to change two-factor authentication.");
+    let enrolling: { userId: string; username: string };
+    if (fields.mfa_temp_token) {
+      // Forced enrolment: the temporary token from the sign-in stands for the password.
+      const userId = deps.tickets.peek(fields.mfa_temp_token, "mfa-setup", now());
+      const user = userId === null ? null : getUserById(deps.db, userId);
+      if (user === null || user.disabled) return jsonError(401, "MFA_TOKEN_INVALID", "This sign-in has expired; sign in again.");
+      enrolling = { userId: user.id, username: user.username };
+    } else {
+      const identity = await deps.resolveIdentity(request);
+      if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in in a browser session to set up two-factor authentication.");
+      if (!(await passwordConfirmed(request, identity.username, fields.password ?? ""))) {
+        return jsonError(403, "PASSWORD_REQUIRED", "Enter your current password to change two-factor authentication.");
+      }
+      enrolling = { userId: identity.userId, username: identity.username };
     }
     try {
-      const begun = await beginEnrolment(deps.db, deps.mfaKey, identity.userId, identity.username, now());
+      const begun = await beginEnrolment(deps.db, deps.mfaKey, enrolling.userId, enrolling.username, now());
       return new Response(
         JSON.stringify({ message: "Scan the QR code, then confirm with a code.", provisioning_uri: begun.otpauthUri, secret: begun.secret, qr_svg: begun.qrSvg }),
         { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } },
@@ -349,23 +380,40 @@ export function authRoutes(deps: AuthRouteDeps) {
   }
 
   async function mfaConfirm(request: Request): Promise<Response> {
-    const identity = await deps.resolveIdentity(request);
-    if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
     const fields = await readFields(request);
+    let userId: string;
+    let keepJti: string | undefined;
+    if (fields.mfa_temp_token) {
+      const peeked = deps.tickets.peek(fields.mfa_temp_token, "mfa-setup", now());
+      if (peeked === null) return jsonError(401, "MFA_TOKEN_INVALID", "This sign-in has expired; sign in again.");
+      userId = peeked;
+    } else {
+      const identity = await deps.resolveIdentity(request);
+      if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
+      userId = identity.userId;
+      keepJti = identity.credential.jti;
+    }
     // Guesses at a pending enrolment's code are regulated like passwords (a stolen session must
     // not be able to try codes until one fits and then read the recovery codes).
-    const guessKey = `mfa-enrolment:${identity.userId}`;
+    const guessKey = `mfa-enrolment:${userId}`;
     if (deps.regulator.accountBanned(guessKey, now())) return jsonError(429, "TOO_MANY_ATTEMPTS", "Too many wrong codes; wait a few minutes and try again.");
     try {
-      const confirmed = await confirmEnrolment(deps.db, deps.mfaKey, identity.userId, fields.code ?? "", now());
+      const confirmed = await confirmEnrolment(deps.db, deps.mfaKey, userId, fields.code ?? "", now());
       if (!confirmed.ok) {
         deps.regulator.recordFailure(guessKey, now());
         return jsonError(400, "BAD_CODE", "That code is not right; check the time on your device and try again.");
       }
       deps.regulator.recordSuccess(guessKey, now());
       // A new second factor ends the account's other sessions.
-      deps.sessions.revokeAllForUser(identity.userId, now(), identity.credential.jti);
+      deps.sessions.revokeAllForUser(userId, now(), keepJti);
       deps.credentialsRevoked();
+      if (fields.mfa_temp_token) {
+        // Forced enrolment done: the temporary token is used up and the session starts now.
+        const redeemed = deps.tickets.redeem(fields.mfa_temp_token, "mfa-setup", now());
+        if (!redeemed.ok) return jsonError(401, "MFA_TOKEN_INVALID", "This sign-in has expired; sign in again.");
+        const started = await startSession(request, userId, truthy(fields.remember_me ?? fields.remember), safeNext(fields.next), "MFA enabled successfully", { recovery_codes: confirmed.recoveryCodes });
+        return started;
+      }
       return new Response(JSON.stringify({ message: "MFA enabled successfully", recovery_codes: confirmed.recoveryCodes }), {
         headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
       });
@@ -433,9 +481,26 @@ export function authRoutes(deps: AuthRouteDeps) {
     const identity = await deps.resolveIdentity(request);
     const body =
       identity.kind === "user"
-        ? { username: identity.username, role: identity.role, groups: [identity.role], is_admin: identity.role === "owner" || identity.role === "admin", mfa_enabled: mfaStatus(deps.db, identity.userId).state === "enabled" }
-        : { username: null, role: "guest", groups: ["guest"], is_admin: false, mfa_enabled: false };
+        ? {
+            username: identity.username,
+            role: identity.role,
+            groups: [identity.role],
+            is_admin: identity.role === "owner" || identity.role === "admin",
+            mfa_enabled: mfaStatus(deps.db, identity.userId).state === "enabled",
+            permissions: deps.permissionsOf(identity.role),
+          }
+        : { username: null, role: "guest", groups: ["guest"], is_admin: false, mfa_enabled: false, permissions: {} };
     return new Response(JSON.stringify(body), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+  }
+
+  /** Step-up: the signed-in owner or admin re-enters their password before admin writes. */
+  async function stepUp(request: Request): Promise<Response> {
+    const identity = await deps.resolveIdentity(request);
+    if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in in a browser session first (API tokens with the admin scope need no step-up).");
+    const fields = await readFields(request);
+    if (!(await passwordConfirmed(request, identity.username, fields.password ?? ""))) return jsonError(403, "PASSWORD_REQUIRED", "That is not your current password.");
+    deps.sessions.recordStepUp(identity.credential.jti, now());
+    return new Response(JSON.stringify({ status: "ok", valid_for_seconds: deps.stepUpSeconds }), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
   }
 
   async function ticket(request: Request): Promise<Response> {
@@ -479,6 +544,8 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post("/api/mss-login/api/mfa/verify-setup", ({ request }) => mfaConfirm(request))
     .post("/mss-login/api/mfa/disable", ({ request }) => mfaDisable(request))
     .post("/api/mss-login/api/mfa/disable", ({ request }) => mfaDisable(request))
+    .post("/mss-login/api/step-up", ({ request }) => stepUp(request))
+    .post("/api/mss-login/api/step-up", ({ request }) => stepUp(request))
     .post("/mss-login/api/ticket", ({ request }) => ticket(request))
     .post("/api/mss-login/api/ticket", ({ request }) => ticket(request))
     .get("/mss-login/static/:file", ({ params }) => {
@@ -487,6 +554,6 @@ export function authRoutes(deps: AuthRouteDeps) {
       return new Response(file.body, { headers: { "content-type": file.type, "cache-control": "no-cache", "x-content-type-options": "nosniff" } });
     });
 
-  return { routes, announceSetupLink, checkCredentials, readFields };
+  return { routes, announceSetupLink, checkCredentials, readFields, confirmPassword: passwordConfirmed };
 }
 

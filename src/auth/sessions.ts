@@ -182,6 +182,12 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
       db.update(sessions).set({ stepUpAt: now }).where(eq(sessions.jti, jti)).run();
     },
 
+    /** Whether the session's password re-entry is recent enough for an admin write. */
+    stepUpFresh(jti: string, now: number): boolean {
+      const row = db.select({ stepUpAt: sessions.stepUpAt }).from(sessions).where(and(eq(sessions.jti, jti), isNull(sessions.revokedAt))).get();
+      return row !== undefined && row.stepUpAt !== null && now - row.stepUpAt <= settings.stepUpMs;
+    },
+
     hasFreshStepUp(session: SessionIdentity, now: number): boolean {
       return session.stepUpAt !== null && now - session.stepUpAt <= settings.stepUpMs;
     },

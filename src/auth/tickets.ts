@@ -12,7 +12,8 @@ export const TICKET_PREFIX = "mst_";
 export const TICKET_LIFETIME_MS = 60_000;
 /** The second sign-in step (`mfa_temp_token` of the original's API) may take a little longer. */
 export const MFA_TICKET_LIFETIME_MS = 300_000;
-export type TicketPurpose = "ws" | "view" | "mfa";
+/** `mfa-setup`: a role that requires a second factor signs in without one and must enrol first. */
+export type TicketPurpose = "ws" | "view" | "mfa" | "mfa-setup";
 
 export type TicketRedemption =
   | { ok: true; userId: string; sessionJti: string | null; apiTokenId: string | null }
@@ -24,7 +25,7 @@ export function createTicketStore(db: Db) {
   return {
     issue(input: { userId: string; purpose: TicketPurpose; sessionJti: string | null; apiTokenId: string | null; now: number }) {
       const ticket = TICKET_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-      const expiresAt = input.now + (input.purpose === "mfa" ? MFA_TICKET_LIFETIME_MS : TICKET_LIFETIME_MS);
+      const expiresAt = input.now + (input.purpose === "mfa" || input.purpose === "mfa-setup" ? MFA_TICKET_LIFETIME_MS : TICKET_LIFETIME_MS);
       db.insert(tickets)
         .values({ ticketHash: hashToken(ticket), userId: input.userId, purpose: input.purpose, sessionJti: input.sessionJti, apiTokenId: input.apiTokenId, createdAt: input.now, expiresAt })
         .run();
@@ -45,6 +46,17 @@ export function createTicketStore(db: Db) {
         .all();
       const row = used[0];
       return row ? { ok: true, ...row } : { ok: false, reason: "invalid" };
+    },
+
+    /** The user a ticket is for, without using it up (enrolment shows a QR code before the code is confirmed). */
+    peek(ticket: string, purpose: TicketPurpose, now: number): string | null {
+      if (!TICKET_SHAPE.test(ticket)) return null;
+      const row = db
+        .select({ userId: tickets.userId })
+        .from(tickets)
+        .where(and(eq(tickets.ticketHash, hashToken(ticket)), eq(tickets.purpose, purpose), isNull(tickets.usedAt), gt(tickets.expiresAt, now)))
+        .get();
+      return row?.userId ?? null;
     },
 
     /** Removes tickets that expired more than a minute ago. */

@@ -1,6 +1,6 @@
 // Accounts: small typed functions over the `users` table. Callers never see the table, and
 // never see a password hash except through getUserCredentials (for the login check).
-import { and, asc, count, eq, isNull, ne } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, ne } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import type { Role } from "../rbac/policy.ts";
 import {
@@ -78,7 +78,13 @@ export type AccountErrorCode =
   | "PASSWORD_TOO_SHORT"
   | "PASSWORD_TOO_LONG"
   | "PASSWORD_TOO_COMMON"
-  | "PASSWORD_CONTAINS_USERNAME";
+  | "PASSWORD_CONTAINS_USERNAME"
+  | "OWNER_ONLY"
+  | "OWNER_LOCKED"
+  | "NOT_PERMITTED"
+  | "SELF_CHANGE"
+  | "GUEST_PROTECTED"
+  | "LAST_ADMIN";
 
 /** A refused account operation; `message` is fit to show to the person who asked. */
 export class AccountError extends Error {
@@ -378,4 +384,96 @@ export async function checkUserPassword(
       .run();
   }
   return { ok: true, user };
+}
+
+/**
+ * Who asks for an account change: a signed-in owner or admin, or the operator at the command
+ * line (`system`, the owner's powers). The rules live here so HTTP and CLI share them.
+ */
+export type AccountActor = { readonly kind: "system" } | { readonly kind: "user"; readonly userId: string; readonly role: Role };
+
+const ADMINISH: readonly Role[] = ["owner", "admin"];
+
+/**
+ * Whether `actor` may act on `target` (role, sessions, MFA, password, disable, delete):
+ * the owner and the operator on everyone, an admin on power users, users and guests only.
+ */
+export function mayManage(actor: AccountActor, target: Pick<User, "role">): boolean {
+  if (actor.kind === "system" || actor.role === "owner") return true;
+  return actor.role === "admin" && !ADMINISH.includes(target.role);
+}
+
+/** Throws NOT_PERMITTED (or OWNER_ONLY where only the owner could) when `actor` may not act on `target`. */
+export function requireMayManage(actor: AccountActor, target: Pick<User, "role" | "username">): void {
+  if (mayManage(actor, target)) return;
+  throw new AccountError("OWNER_ONLY", `Only the owner may change the ${target.role} account "${target.username}".`);
+}
+
+/** Roles an actor may hand out when creating an account: the owner any but owner; an admin power, user, guest. */
+export function mayAssignRole(actor: AccountActor, role: Role): boolean {
+  if (role === "owner") return false;
+  if (actor.kind === "system" || actor.role === "owner") return true;
+  return actor.role === "admin" && !ADMINISH.includes(role);
+}
+
+/**
+ * Changes a user's role. Giving `owner` to someone transfers ownership (the previous owner
+ * becomes admin), only by the owner or the operator; granting or removing `admin` is the
+ * owner's too. The owner's own role changes only by a transfer. Sessions stay: the role is
+ * read on every request.
+ */
+export function changeRole(db: Db, actor: AccountActor, targetId: string, role: string): User {
+  const newRole = validateRole(role);
+  return db.transaction(
+    (tx) => {
+      const target = toUser(requireUser(tx, targetId));
+      if (target.role === newRole) return target;
+      if (actor.kind === "user" && actor.userId === target.id) throw new AccountError("SELF_CHANGE", "You cannot change your own role.");
+      if (target.role === "owner") throw new AccountError("OWNER_LOCKED", "The owner's role changes only by handing ownership to someone else.");
+      if (target.username.toLowerCase() === GUEST_USERNAME && target.role === "guest") throw new AccountError("GUEST_PROTECTED", "The system guest account stays a guest.");
+      if (newRole === "owner" || newRole === "admin" || target.role === "admin") {
+        if (actor.kind === "user" && actor.role !== "owner") throw new AccountError("OWNER_ONLY", "Only the owner may grant or remove the admin and owner roles.");
+      } else {
+        requireMayManage(actor, target);
+      }
+      if (target.disabled && newRole === "owner") throw new AccountError("OWNER_CANNOT_BE_DISABLED", "Enable the account before handing it ownership.");
+      if (newRole === "owner") tx.update(users).set({ role: "admin" }).where(eq(users.role, "owner")).run();
+      tx.update(users).set({ role: newRole }).where(eq(users.id, target.id)).run();
+      return { ...target, role: newRole };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+/** Turns the NSFW check of a user's images on or off. */
+export function setSfwCheck(db: Db, actor: AccountActor, targetId: string, sfwCheck: boolean): User {
+  return db.transaction((tx) => {
+    const target = toUser(requireUser(tx, targetId));
+    requireMayManage(actor, target);
+    tx.update(users).set({ sfwCheck }).where(eq(users.id, target.id)).run();
+    return { ...target, sfwCheck };
+  });
+}
+
+/**
+ * Deletes an account and (by cascade) its sessions, API tokens, tickets and second factor.
+ * Never the owner, the system guest account, oneself, or the last owner/admin.
+ */
+export function deleteUser(db: Db, actor: AccountActor, targetId: string): User {
+  return db.transaction(
+    (tx) => {
+      const target = toUser(requireUser(tx, targetId));
+      if (actor.kind === "user" && actor.userId === target.id) throw new AccountError("SELF_CHANGE", "You cannot delete your own account.");
+      if (target.role === "owner") throw new AccountError("OWNER_LOCKED", "The owner cannot be deleted; hand ownership to someone else first.");
+      if (target.username.toLowerCase() === GUEST_USERNAME && target.role === "guest") throw new AccountError("GUEST_PROTECTED", "The system guest account cannot be deleted (disable guest access instead).");
+      requireMayManage(actor, target);
+      if (target.role === "admin") {
+        const admins = tx.select({ n: count() }).from(users).where(and(inArray(users.role, ["owner", "admin"]), eq(users.disabled, false))).get()?.n ?? 0;
+        if (admins <= 1) throw new AccountError("LAST_ADMIN", "Cannot delete the last admin.");
+      }
+      tx.delete(users).where(eq(users.id, target.id)).run();
+      return target;
+    },
+    { behavior: "immediate" },
+  );
 }

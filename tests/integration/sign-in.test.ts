@@ -23,7 +23,8 @@ let gateway: TestGateway;
 beforeAll(async () => {
   fake = await startFakeComfyUI({ multiUser: true });
   // Many sign-ins from one address in this file: the per-address bucket is tested on its own below.
-  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
+  // A power user: the default matrix lets power users (not plain users) hold API tokens.
+  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" }, "power");
 });
 afterAll(async () => {
   await gateway.stop();
@@ -114,7 +115,7 @@ describe("signing in", () => {
     expect(view.headers.get("content-type")).toBe("image/png");
 
     const me = await (await fetch(`${gateway.url}/mss-login/api/me`, { headers: { cookie } })).json();
-    expect(me).toMatchObject({ username: "tester", role: "user", is_admin: false });
+    expect(me).toMatchObject({ username: "tester", role: "power", is_admin: false, permissions: { can_run: true, can_have_api_tokens: true, can_view_console: false } });
 
     const logout = await fetch(`${gateway.url}/logout`, { method: "POST", headers: { cookie } });
     expect(logout.headers.getSetCookie()[0]).toContain("Max-Age=0");
