@@ -256,7 +256,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
   // The paths are built in a loop, so Elysia cannot type their parameters.
   const usernameParam = (params: unknown) => (params as { username: string }).username;
   /** The account form for administrators, rendered with what happened last. */
-  function registerForm(caller: AdminCaller, outcome: { created?: string; error?: string }): Response {
+  function registerForm(caller: AdminCaller, outcome: { created?: string; error?: string; username?: string }): Response {
     const roles = (["user", "power", "guest", "admin"] as const)
       .filter((role) => mayAssignRole(caller.actor, role))
       .map((role) => `<option value="${role}">${role}</option>`)
@@ -264,6 +264,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
     const html = (registerPage as unknown as string)
       .replace("{{admin}}", escapeHtml(caller.identity.username))
       .replace("{{created}}", outcome.created === undefined ? "" : `Account ${escapeHtml(outcome.created)} created.`)
+      .replace("{{username}}", escapeHtml(outcome.error === undefined ? "" : (outcome.username ?? "")))
       .replace("{{roles}}", roles)
       .replace("{{error}}", escapeHtml(outcome.error ?? ""));
     return new Response(html, { status: outcome.error === undefined ? 200 : 400, headers: PAGE_HEADERS });
@@ -313,7 +314,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
       return browser ? registerForm(caller, { created: user.username }) : json({ message: "User registered", username: user.username, role: user.role }, 201);
     } catch (error) {
       if (!(error instanceof AccountError)) throw error;
-      return browser ? registerForm(caller, { error: error.message }) : accountErrorResponse(error);
+      return browser ? registerForm(caller, { error: error.message, username }) : accountErrorResponse(error);
     }
   }
 

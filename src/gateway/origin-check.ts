@@ -41,6 +41,10 @@ export function createOriginCheck(publicOrigins: readonly string[]): (request: R
 
     const origin = request.headers.get("origin");
     if (origin === null) return OK; // not a browser, or a same-origin GET/HEAD
+    // A form posted from a page with `Referrer-Policy: no-referrer` carries `Origin: null`; the
+    // browser's own fetch metadata still says whether it came from this origin (an opaque
+    // origin, such as a sandboxed frame, is reported as cross-site).
+    if (origin === "null" && site === "same-origin") return OK;
     if (allowed.size > 0) return allowed.has(origin.toLowerCase()) ? OK : CROSS_ORIGIN;
     // "null" (sandboxed frames, file: pages) and anything unparsable cannot match.
     let originHost: string;

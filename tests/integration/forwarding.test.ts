@@ -212,8 +212,14 @@ describe("requests from other sites (CSRF, cross-site WebSocket hijacking)", () 
   test("a foreign or null Origin is refused before anything is forwarded", async () => {
     expect((await refused({ method: "POST", body: "{}", headers: { origin: "http://evil.example" } })).code).toBe("CROSS_ORIGIN_REQUEST");
     expect((await refused({ method: "POST", body: "{}", headers: { origin: "null" } })).code).toBe("CROSS_ORIGIN_REQUEST");
+    expect((await refused({ method: "POST", body: "{}", headers: { origin: "null", "sec-fetch-site": "cross-site" } })).code).toBe("CROSS_SITE_REQUEST");
     // Same host name, other port: another origin.
     expect((await refused({ method: "POST", body: "{}", headers: { origin: `http://127.0.0.1:${probe.port}` } })).code).toBe("CROSS_ORIGIN_REQUEST");
+  });
+
+  test("Origin: null is accepted only when the browser's fetch metadata says same-origin (a form on a no-referrer page)", async () => {
+    const response = await gateway.fetch(`/api/prompt`, { method: "POST", headers: { origin: "null", "sec-fetch-site": "same-origin", "content-type": "application/json" }, body: "{}" });
+    expect(response.status).not.toBe(403);
   });
 
   test("a cross-site fetch is refused even without an Origin; a cross-site navigation is allowed", async () => {
