@@ -68,6 +68,16 @@ export const CONFIG_SCHEMA = {
     ),
     ws_open_timeout_ms: setting(MILLISECONDS, 10_000, "Give up opening ComfyUI's WebSocket after this many ms."),
   },
+  queue: {
+    // Pending prompts one user may have at a time, per role (0 = no limit); none of the peers has this.
+    max_pending: {
+      owner: setting(integer(0, 1_000_000), 0, "Pending prompts an owner may have queued at once (0 = no limit)."),
+      admin: setting(integer(0, 1_000_000), 0, "Pending prompts an admin may have queued at once (0 = no limit)."),
+      power: setting(integer(0, 1_000_000), 50, "Pending prompts a power user may have queued at once (0 = no limit)."),
+      user: setting(integer(0, 1_000_000), 20, "Pending prompts a user may have queued at once (0 = no limit)."),
+      guest: setting(integer(0, 1_000_000), 2, "Pending prompts a guest may have queued at once (0 = no limit)."),
+    },
+  },
   limits: {
     max_upload_bytes: setting(
       integer(1, Number.MAX_SAFE_INTEGER, "bytes"),

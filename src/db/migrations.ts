@@ -8,6 +8,7 @@ import sql0000 from "../../drizzle/0000_init.sql" with { type: "text" };
 import sql0001 from "../../drizzle/0001_upstream_users.sql" with { type: "text" };
 import sql0002 from "../../drizzle/0002_auth.sql" with { type: "text" };
 import sql0003 from "../../drizzle/0003_roles.sql" with { type: "text" };
+import sql0004 from "../../drizzle/0004_isolation.sql" with { type: "text" };
 import { buildMigrations, type Migration } from "./migration.ts";
 
 /** SQL text by migration tag (the file name without `.sql`). */
@@ -16,6 +17,7 @@ export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
   "0001_upstream_users": sql0001,
   "0002_auth": sql0002,
   "0003_roles": sql0003,
+  "0004_isolation": sql0004,
 };
 
 /** The journal as embedded, for the consistency test. */

@@ -9,3 +9,4 @@ export * from "./tables.ts";
 export * from "../gateway/tables.ts";
 export * from "../auth/tables.ts";
 export * from "../rbac/tables.ts";
+export * from "../isolation/tables.ts";

@@ -58,6 +58,7 @@ describe("defaults", () => {
         response_timeout_ms: 120000,
         ws_open_timeout_ms: 10000,
       },
+      queue: { max_pending: { owner: 0, admin: 0, power: 50, user: 20, guest: 2 } },
       limits: { max_upload_bytes: 104857600 },
       trusted_proxies: [],
       public_origins: [],

@@ -1,0 +1,136 @@
+/**
+ * Who owns what in ComfyUI's shared state: prompts (recorded when the gateway queues them) and
+ * files (each user's own folder, plus files ComfyUI reported for their prompts). Look-ups are
+ * cached: every queue, history and WebSocket message asks.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/index.ts";
+import { fileOwners, promptOwners } from "./tables.ts";
+
+export interface Owner {
+  readonly userId: string;
+  readonly username: string;
+}
+
+/** The folder (under output/, temp/ and input/) that belongs to one user. */
+export function userFolder(userId: string): string {
+  return `u-${userId}`;
+}
+
+const USER_FOLDER_PATTERN = /^u-[0-9a-f-]{36}$/;
+
+/** Whether a folder name is some user's own folder. */
+export function isUserFolder(segment: string): boolean {
+  return USER_FOLDER_PATTERN.test(segment);
+}
+
+/**
+ * A subfolder as ComfyUI will resolve it: `\` and `/` separate, `.` goes, `..` climbs. Null
+ * when it climbs out of the root (ComfyUI refuses those too).
+ */
+export function normaliseSubfolder(subfolder: string): string | null {
+  const parts: string[] = [];
+  for (const segment of subfolder.split(/[\\/]+/)) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") {
+      if (parts.length === 0) return null;
+      parts.pop();
+      continue;
+    }
+    parts.push(segment);
+  }
+  return parts.join("/");
+}
+
+export type FileType = "output" | "temp" | "input";
+
+export interface FileRef {
+  type: FileType;
+  subfolder: string;
+  filename: string;
+}
+
+const CACHE_SIZE = 50_000;
+
+/** Bounded map: the oldest entry goes when full. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V): V {
+  if (map.size >= CACHE_SIZE) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+  return value;
+}
+
+export function createOwnershipStore(db: Db) {
+  const promptCache = new Map<string, Owner | null>();
+
+  function ownerOfPrompt(promptId: string): Owner | null {
+    const cached = promptCache.get(promptId);
+    if (cached !== undefined) return cached;
+    const row = db.select({ userId: promptOwners.userId, username: promptOwners.username }).from(promptOwners).where(eq(promptOwners.promptId, promptId)).get();
+    return remember(promptCache, promptId, row ?? null);
+  }
+
+  function recordFile(file: FileRef, userId: string, promptId: string | null, now: number): void {
+    const subfolder = normaliseSubfolder(file.subfolder);
+    if (subfolder === null || file.filename === "") return;
+    // The first owner stays: a later prompt that reports the same file (a cached output) does not take it over.
+    db.insert(fileOwners).values({ type: file.type, subfolder, filename: file.filename, userId, promptId, createdAt: now }).onConflictDoNothing().run();
+  }
+
+  return {
+    ownerOfPrompt,
+
+    /** Before the prompt goes to ComfyUI, so that its first events already find their owner. */
+    recordPrompt(input: { promptId: string; owner: Owner; clientId: string | null; now: number }): void {
+      db.insert(promptOwners).values({ promptId: input.promptId, userId: input.owner.userId, username: input.owner.username, clientId: input.clientId, createdAt: input.now }).run();
+      remember(promptCache, input.promptId, input.owner);
+    },
+
+    /** ComfyUI refused the prompt: nothing of it exists upstream. */
+    forgetPrompt(promptId: string): void {
+      db.delete(promptOwners).where(eq(promptOwners.promptId, promptId)).run();
+      promptCache.delete(promptId);
+    },
+
+    recordFile,
+
+    /**
+     * Files in a ComfyUI `outputs`/`output` object (`{images: [{filename, subfolder, type}], gifs: …}`)
+     * belong to the prompt's owner.
+     */
+    recordOutputs(promptId: string, output: unknown, now: number): void {
+      const owner = ownerOfPrompt(promptId);
+      if (owner === null || typeof output !== "object" || output === null) return;
+      for (const items of Object.values(output as Record<string, unknown>)) {
+        if (!Array.isArray(items)) continue;
+        for (const item of items) {
+          if (typeof item !== "object" || item === null) continue;
+          const { filename, subfolder, type } = item as Record<string, unknown>;
+          if (typeof filename !== "string" || (type !== "output" && type !== "temp" && type !== "input")) continue;
+          recordFile({ type, subfolder: typeof subfolder === "string" ? subfolder : "", filename }, owner.userId, promptId, now);
+        }
+      }
+    },
+
+    ownerOfFile(file: FileRef): string | null {
+      const subfolder = normaliseSubfolder(file.subfolder);
+      if (subfolder === null) return null;
+      const row = db
+        .select({ userId: fileOwners.userId })
+        .from(fileOwners)
+        .where(and(eq(fileOwners.type, file.type), eq(fileOwners.subfolder, subfolder), eq(fileOwners.filename, file.filename)))
+        .get();
+      return row?.userId ?? null;
+    },
+
+    /** Uploads a user made (for the LoadImage list in /object_info). */
+    uploadsOf(userId: string): FileRef[] {
+      return db
+        .select({ type: fileOwners.type, subfolder: fileOwners.subfolder, filename: fileOwners.filename })
+        .from(fileOwners)
+        .where(and(eq(fileOwners.userId, userId), eq(fileOwners.type, "input")))
+        .all() as FileRef[];
+    },
+  };
+}
+
+export type OwnershipStore = ReturnType<typeof createOwnershipStore>;
