@@ -19,6 +19,10 @@ export interface ForwardOptions {
   largeResponses?: boolean;
   /** Headers the gateway sets on the upstream request (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Another method than the client's (an interceptor asking for something else). */
+  method?: string | undefined;
+  /** A body the gateway rewrote, instead of the client's. */
+  replacementBody?: { body: Uint8Array | ReadableStream<Uint8Array>; length: number | null; contentType?: string | undefined } | undefined;
 }
 
 class UploadTooLarge extends Error {}
@@ -48,7 +52,9 @@ function tooLarge(request: Request, maxBytes: number): Response {
 
 export async function forwardHttp(request: Request, options: ForwardOptions): Promise<Response> {
   const { upstream } = options;
-  const declared = request.headers.get("content-length");
+  const method = options.method ?? request.method;
+  const replacement = options.replacementBody;
+  const declared = replacement === undefined ? request.headers.get("content-length") : replacement.length === null ? null : String(replacement.length);
   if (declared !== null && Number(declared) > options.maxUploadBytes) return tooLarge(request, options.maxUploadBytes);
 
   const headers = rewriteHeadersForUpstream(request.headers, {
@@ -56,6 +62,13 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
     upstreamHost: upstream.host,
     set: options.setHeaders,
   });
+  if (replacement !== undefined) {
+    if (declared === null) headers.delete("content-length");
+    else headers.set("content-length", declared);
+    if (replacement.contentType !== undefined) headers.set("content-type", replacement.contentType);
+  } else if (method === "GET" || method === "HEAD") {
+    headers.delete("content-length");
+  }
 
   // ComfyUI must start answering within responseTimeoutMs of the last request byte; the body
   // may then stream for as long as it takes. (A client that goes away cancels the response body
@@ -71,9 +84,10 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
   let timer = armTimeout(upstream.responseTimeoutMs);
 
   let body: ReadableStream<Uint8Array> | null = null;
-  if (request.body !== null && request.method !== "GET" && request.method !== "HEAD") {
+  const source = replacement === undefined ? request.body : replacement.body instanceof Uint8Array ? streamOf(replacement.body) : replacement.body;
+  if (source !== null && method !== "GET" && method !== "HEAD") {
     // A declared length is enforced by Bun's own framing; only a chunked body needs counting.
-    body = watchBody(request.body, declared === null ? options.maxUploadBytes : null, () => {
+    body = watchBody(source, declared === null ? options.maxUploadBytes : null, () => {
       lastActivity = performance.now();
     });
   }
@@ -82,7 +96,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
   try {
     response = upstream.client && !options.largeResponses
       ? await upstream.client.request({
-          method: request.method,
+          method,
           target: upstream.basePath + options.forwardTarget,
           headers,
           body,
@@ -112,6 +126,15 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
   // The upstream response goes back as it is (status, body stream, encoding), less hop-by-hop headers.
   stripHopByHop(response.headers);
   return response;
+}
+
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 function isUploadTooLarge(error: unknown): boolean {

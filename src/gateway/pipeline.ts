@@ -11,7 +11,18 @@ import type { OriginVerdict } from "./origin-check.ts";
 import { canonicaliseBunRequestUrl } from "./request-target.ts";
 import { classifyRoute, type RouteMatch } from "./route-table.ts";
 import type { Upstream } from "./upstream.ts";
-import { openRelay, type RelayData, type RelayRegistry } from "./websocket-bridge.ts";
+import { openRelay, type RelayData, type RelayPolicy, type RelayRegistry } from "./websocket-bridge.ts";
+
+/** What an interceptor may change in the request it forwards. */
+export interface ForwardChanges {
+  /** Path and query (canonical form) instead of the authorised target. */
+  target?: string;
+  method?: string;
+  /** A replacement body: bytes (length known) or a stream of `bodyLength` bytes (or chunked when null). */
+  body?: Uint8Array | ReadableStream<Uint8Array>;
+  bodyLength?: number | null;
+  contentType?: string;
+}
 
 export type AccessDecision =
   | {
@@ -21,6 +32,14 @@ export type AccessDecision =
       stillAllowed?: () => boolean;
       /** A filter over ComfyUI's answer before the client sees it (per-user views of shared data). */
       filterResponse?: (response: Response) => Response | Promise<Response>;
+      /**
+       * Takes the request over (per-user rewriting of bodies and targets, answers computed from
+       * several upstream calls): `forward` sends to ComfyUI the request as authorised, or with
+       * the changes given. Whatever it returns is the answer.
+       */
+      intercept?: (forward: (changes?: ForwardChanges) => Promise<Response>) => Promise<Response>;
+      /** For a WebSocket: the per-user sid and message filter. */
+      socketPolicy?: RelayPolicy;
     }
   | {
       allow: false;
@@ -138,16 +157,27 @@ export function createPipeline(options: PipelineOptions) {
 
     const forwardTarget = target.forwardPath + withoutCredentialParams(target.search);
     if (route.websocket && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders, registry: options.relays, stillAllowed: decision.stillAllowed });
+      return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders, registry: options.relays, stillAllowed: decision.stillAllowed, policy: decision.socketPolicy });
     }
     server.timeout(request, forwardIdleSeconds);
-    const forwarded = forwardHttp(request, {
+    const forwardOptions = {
       upstream,
       forwardTarget,
       maxUploadBytes: options.maxUploadBytes,
       largeResponses: LARGE_RESPONSE_ROUTES.has(route.routeId),
       setHeaders: decision.upstreamHeaders,
-    });
+    };
+    if (decision.intercept) {
+      return decision.intercept((changes = {}) =>
+        forwardHttp(request, {
+          ...forwardOptions,
+          forwardTarget: changes.target ?? forwardTarget,
+          method: changes.method,
+          replacementBody: changes.body === undefined ? undefined : { body: changes.body, length: changes.body instanceof Uint8Array ? changes.body.byteLength : (changes.bodyLength ?? null), contentType: changes.contentType },
+        }),
+      );
+    }
+    const forwarded = forwardHttp(request, forwardOptions);
     return decision.filterResponse ? forwarded.then(decision.filterResponse) : forwarded;
   };
 }

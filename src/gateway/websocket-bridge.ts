@@ -105,6 +105,21 @@ function requestedProtocols(header: string | null): string[] | null {
   return protocols;
 }
 
+/**
+ * What the gateway does to one user's socket (isolation, issue 4): the upstream socket gets a
+ * sid the gateway minted, and each upstream message is passed, rewritten or dropped for this user.
+ */
+export interface RelayPolicy {
+  /** The clientId the upstream socket is opened with (replaces the client's `clientId`). */
+  upstreamClientId: string;
+  /** Upstream → client text message: the text to send (possibly rewritten), or null to drop it. */
+  toClientText(text: string): string | null;
+  /** Upstream → client binary frame: deliver it or drop it. */
+  toClientBinary(frame: Uint8Array): boolean;
+  /** The relay ended (either side closed). */
+  closed(): void;
+}
+
 export interface OpenRelayOptions {
   upstream: Upstream;
   forwardTarget: string;
@@ -112,6 +127,8 @@ export interface OpenRelayOptions {
   setHeaders?: Readonly<Record<string, string>> | undefined;
   registry?: RelayRegistry | undefined;
   stillAllowed?: (() => boolean) | undefined;
+  /** Per-user sid and message filtering; none means a transparent relay. */
+  policy?: RelayPolicy | undefined;
 }
 
 /**
