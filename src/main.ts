@@ -47,7 +47,7 @@ Usage:
   ${PRODUCT_NAME} user add --username U --role owner|admin|power|user|guest --password-stdin
   ${PRODUCT_NAME} user passwd --username U --password-stdin
   ${PRODUCT_NAME} user list [--json]
-  ${PRODUCT_NAME} user disable|enable|unlock --username U
+  ${PRODUCT_NAME} user disable|enable|unlock|reset-mfa --username U   |   user role --username U --role R
   ${PRODUCT_NAME} token create --username U --label L [--hours N] [--scope read,run,admin]
   ${PRODUCT_NAME} token list --username U [--json]   |   token revoke --username U --id ID
                                   manage accounts (the password is read from standard input,

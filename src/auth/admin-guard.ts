@@ -88,3 +88,8 @@ export function json(body: unknown, status = 200): Response {
 export function bothSpellings(path: string): [string, string] {
   return [path, `/api${path}`];
 }
+
+/** The `:username` of a route whose path is built at run time (Elysia cannot type its parameters then). */
+export function usernameParam(params: unknown): string {
+  return (params as { username: string }).username;
+}

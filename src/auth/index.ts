@@ -10,7 +10,7 @@ import { createApiTokenStore } from "./api-tokens.ts";
 import { createIdentityResolver } from "./identity.ts";
 import { passwordSettingsFrom, prepareDummyHash } from "./passwords.ts";
 import { Regulator } from "./regulation.ts";
-import { resolveSecretKey } from "./secret-key.ts";
+import { deriveKey, resolveSecretKey } from "./secret-key.ts";
 import { createSessionStore } from "./sessions.ts";
 import { createTicketStore } from "./tickets.ts";
 
@@ -22,7 +22,9 @@ export async function createAuthentication(config: Config, database: OpenDatabas
   const passwordSettings = passwordSettingsFrom(config);
   // Unknown users are verified against a dummy hash of the same cost: made once, up front.
   await prepareDummyHash(passwordSettings);
-  const sessions = createSessionStore(database.db, secret.key, {
+  // Each use of the secret gets its own derived key: a session signature says nothing about the MFA key.
+  const sessionSigningKey = Buffer.from(deriveKey(secret.key, "session-signing")).toString("base64url");
+  const sessions = createSessionStore(database.db, sessionSigningKey, {
     idleMs: config.sessions.idle_hours * HOUR_MS,
     absoluteMs: config.sessions.absolute_days * 24 * HOUR_MS,
     rememberMs: config.sessions.remember_days * 24 * HOUR_MS,

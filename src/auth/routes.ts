@@ -65,6 +65,13 @@ const STATIC_FILES: Record<string, { body: string; type: string }> = {
   "pages.css": { body: pagesCss as unknown as string, type: "text/css; charset=utf-8" },
 };
 
+/** `GET /logout` without proof that the user asked: one button, a same-origin POST. */
+const LOGOUT_CONFIRMATION = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign out · MSS-Login</title>
+<link rel="stylesheet" href="/mss-login/static/pages.css"></head>
+<body><main class="card"><h1>Sign out?</h1><form method="post" action="/logout"><button type="submit">Sign out</button></form><p><a href="/">Back to ComfyUI</a></p></main></body></html>
+`;
+
 /** Shown on the sign-in page only when guest access is enabled. */
 const GUEST_BUTTON = '<form method="post" action="/login"><input type="hidden" name="guest_login" value="true"><button type="submit" class="secondary">Continue as guest</button></form>';
 
@@ -132,7 +139,7 @@ export async function readFields(request: Request): Promise<Record<string, strin
   return fields;
 }
 
-function sessionCookie(token: string, maxAgeSeconds: number | null, secure: boolean): string {
+export function sessionCookie(token: string, maxAgeSeconds: number | null, secure: boolean): string {
   const name = secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
   return `${name}=${token}; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}${maxAgeSeconds === null ? "" : `; Max-Age=${maxAgeSeconds}`}`;
 }
@@ -429,11 +436,19 @@ export function authRoutes(deps: AuthRouteDeps) {
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
     const fields = await readFields(request);
+    // Code guesses are limited on their own: the right password must not make them free.
+    const guessKey = `mfa-disable:${identity.userId}`;
+    if (deps.regulator.accountBanned(guessKey, now())) {
+      await padTo(started, LOGIN_FLOOR_MS);
+      return jsonError(429, "TOO_MANY_ATTEMPTS", "Too many wrong codes; wait a few minutes and try again.");
+    }
     const passwordOk = await passwordConfirmed(request, identity.username, fields.password ?? "");
     const code = (fields.code ?? "").trim();
     const second = passwordOk && code !== "" ? (looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, identity.userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, identity.userId, code, now())) : null;
+    if (passwordOk && second !== null && second.status !== "ok") deps.regulator.recordFailure(guessKey, now());
     await padTo(started, LOGIN_FLOOR_MS);
     if (second === null || second.status !== "ok") return jsonError(403, "CONFIRMATION_REQUIRED", "Enter your password and a current code to remove two-factor authentication.");
+    deps.regulator.recordSuccess(guessKey, now());
     resetMfa(deps.db, identity.userId);
     deps.sessions.revokeAllForUser(identity.userId, now(), identity.credential.jti);
     deps.credentialsRevoked();
@@ -443,8 +458,12 @@ export function authRoutes(deps: AuthRouteDeps) {
   async function logout(request: Request): Promise<Response> {
     // Another site may link here (a top-level navigation passes the origin check), but must not
     // be able to sign the user out: a cross-site GET only shows the sign-in page.
-    if (request.method === "GET" && request.headers.get("sec-fetch-site") === "cross-site") {
-      return new Response(null, { status: 302, headers: { location: "/login" } });
+    // A GET signs out only when the browser says the user asked for it (a typed address, or a
+    // link on our own pages); anything else (another site, no fetch metadata) gets a button.
+    if (request.method === "GET") {
+      const site = request.headers.get("sec-fetch-site");
+      if (site === "cross-site") return new Response(null, { status: 302, headers: { location: "/login" } });
+      if (site !== "same-origin" && site !== "none") return page(LOGOUT_CONFIRMATION);
     }
     const identity = await deps.resolveIdentity(request);
     if (identity.kind === "user" && identity.credential.kind === "session") {
@@ -499,8 +518,12 @@ export function authRoutes(deps: AuthRouteDeps) {
     if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in in a browser session first (API tokens with the admin scope need no step-up).");
     const fields = await readFields(request);
     if (!(await passwordConfirmed(request, identity.username, fields.password ?? ""))) return jsonError(403, "PASSWORD_REQUIRED", "That is not your current password.");
-    deps.sessions.recordStepUp(identity.credential.jti, now());
-    return new Response(JSON.stringify({ status: "ok", valid_for_seconds: deps.stepUpSeconds }), { headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+    const rotated = await deps.sessions.stepUp(identity.credential.jti, now());
+    if (rotated === null) return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
+    deps.credentialsRevoked();
+    return new Response(JSON.stringify({ status: "ok", valid_for_seconds: deps.stepUpSeconds, jwt_token: rotated.token }), {
+      headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "set-cookie": sessionCookie(rotated.token, rotated.cookieMaxAgeSeconds, deps.isSecure(request)) },
+    });
   }
 
   async function ticket(request: Request): Promise<Response> {

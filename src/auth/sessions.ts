@@ -60,6 +60,18 @@ interface VerifiedClaims {
   exp: number; // seconds
 }
 
+/** The JOSE header the gateway writes: `{"alg":"HS256"}` (a `typ` of JWT is tolerated). */
+function hasExpectedHeader(token: string): boolean {
+  const dot = token.indexOf(".");
+  if (dot <= 0) return false;
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, dot), "base64url").toString("utf8")) as Record<string, unknown>;
+    return header.alg === "HS256" && (header.typ === undefined || header.typ === "JWT") && header.crit === undefined;
+  } catch {
+    return false;
+  }
+}
+
 function isAdminRole(role: Role): boolean {
   return role === "owner" || role === "admin";
 }
@@ -89,6 +101,8 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
   async function claimsOf(token: string): Promise<VerifiedClaims | null> {
     const cached = verified.get(token);
     if (cached) return cached;
+    // Only what the gateway issues: HS256, nothing else the library would also accept (HS384/512).
+    if (!hasExpectedHeader(token)) return null;
     const payload = await signer.verify(token);
     if (!payload || typeof payload.sub !== "string" || typeof payload.jti !== "string" || typeof payload.exp !== "number") return null;
     const claims = { sub: payload.sub, jti: payload.jti, exp: payload.exp };
@@ -177,7 +191,28 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
       return db.select({ username: users.username, role: users.role, disabled: users.disabled }).from(users).where(eq(users.id, userId)).get() ?? null;
     },
 
-    /** The user re-entered their password: admin writes are allowed for `stepUpMs`. */
+    /**
+     * The user re-entered their password: the session continues under a new id (the old one is
+     * revoked), marked for admin writes for `stepUpMs`. An id someone learnt before the step-up
+     * gains nothing. Same absolute end as before. Null when the session is gone.
+     */
+    async stepUp(jti: string, now: number): Promise<IssuedSession | null> {
+      const old = db.select().from(sessions).where(and(eq(sessions.jti, jti), isNull(sessions.revokedAt))).get();
+      if (old === undefined) return null;
+      const fresh = crypto.randomUUID();
+      const rotated = db.transaction((tx) => {
+        const revoked = tx.update(sessions).set({ revokedAt: now }).where(and(eq(sessions.jti, jti), isNull(sessions.revokedAt))).returning({ jti: sessions.jti }).all();
+        if (revoked.length === 0) return false;
+        tx.insert(sessions).values({ ...old, jti: fresh, lastSeenAt: now, stepUpAt: now, revokedAt: null }).run();
+        return true;
+      });
+      if (!rotated) return null;
+      verified.clear();
+      const token = await signer.sign({ sub: old.userId, jti: fresh, exp: Math.floor(old.expiresAt / 1000) });
+      return { token, jti: fresh, expiresAt: old.expiresAt, cookieMaxAgeSeconds: old.rememberMe ? Math.max(0, Math.floor((old.expiresAt - now) / 1000)) : null };
+    },
+
+    /** Marks a session for admin writes without a new id (tests, and the CLI's own use). */
     recordStepUp(jti: string, now: number): void {
       db.update(sessions).set({ stepUpAt: now }).where(eq(sessions.jti, jti)).run();
     },

@@ -74,7 +74,7 @@ export const tickets = sqliteTable("tickets", {
   userId: text("user_id")
     .notNull()
     .references(() => users.id, { onDelete: "cascade" }),
-  purpose: text("purpose", { enum: ["ws", "view", "mfa", "mfa-setup"] }).notNull(),
+  purpose: text("purpose", { enum: ["ws", "view", "mfa", "mfa-setup", "password-reset"] }).notNull(),
   /** What the ticket was exchanged for, so revoking that ends the ticket too. */
   sessionJti: text("session_jti"),
   apiTokenId: text("api_token_id"),

@@ -12,8 +12,19 @@ export const TICKET_PREFIX = "mst_";
 export const TICKET_LIFETIME_MS = 60_000;
 /** The second sign-in step (`mfa_temp_token` of the original's API) may take a little longer. */
 export const MFA_TICKET_LIFETIME_MS = 300_000;
-/** `mfa-setup`: a role that requires a second factor signs in without one and must enrol first. */
-export type TicketPurpose = "ws" | "view" | "mfa" | "mfa-setup";
+/**
+ * `mfa-setup`: a role that requires a second factor signs in without one and must enrol first.
+ * `password-reset`: a link an administrator hands to a user, who then chooses a new password.
+ */
+export type TicketPurpose = "ws" | "view" | "mfa" | "mfa-setup" | "password-reset";
+
+/** A reset link is handed over by a person (chat, mail): it lasts a day, not a minute. */
+export const PASSWORD_RESET_LIFETIME_MS = 24 * 3600_000;
+
+function lifetimeOf(purpose: TicketPurpose): number {
+  if (purpose === "password-reset") return PASSWORD_RESET_LIFETIME_MS;
+  return purpose === "mfa" || purpose === "mfa-setup" ? MFA_TICKET_LIFETIME_MS : TICKET_LIFETIME_MS;
+}
 
 export type TicketRedemption =
   | { ok: true; userId: string; sessionJti: string | null; apiTokenId: string | null }
@@ -25,7 +36,7 @@ export function createTicketStore(db: Db) {
   return {
     issue(input: { userId: string; purpose: TicketPurpose; sessionJti: string | null; apiTokenId: string | null; now: number }) {
       const ticket = TICKET_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-      const expiresAt = input.now + (input.purpose === "mfa" || input.purpose === "mfa-setup" ? MFA_TICKET_LIFETIME_MS : TICKET_LIFETIME_MS);
+      const expiresAt = input.now + lifetimeOf(input.purpose);
       db.insert(tickets)
         .values({ ticketHash: hashToken(ticket), userId: input.userId, purpose: input.purpose, sessionJti: input.sessionJti, apiTokenId: input.apiTokenId, createdAt: input.now, expiresAt })
         .run();
@@ -57,6 +68,16 @@ export function createTicketStore(db: Db) {
         .where(and(eq(tickets.ticketHash, hashToken(ticket)), eq(tickets.purpose, purpose), isNull(tickets.usedAt), gt(tickets.expiresAt, now)))
         .get();
       return row?.userId ?? null;
+    },
+
+    /** Spends every open ticket of one purpose for a user (a new reset link replaces the old). */
+    spendAll(userId: string, purpose: TicketPurpose, now: number): number {
+      return db
+        .update(tickets)
+        .set({ usedAt: now })
+        .where(and(eq(tickets.userId, userId), eq(tickets.purpose, purpose), isNull(tickets.usedAt)))
+        .returning({ hash: tickets.ticketHash })
+        .all().length;
     },
 
     /** Removes tickets that expired more than a minute ago. */

@@ -1,7 +1,8 @@
 /**
  * Account administration on the original MSS-Login's paths (`/mss-login/api/users...`, each
  * also under `/api/mss-login/...`), plus what it lacked: an admin ends another user's
- * sessions, resets their second factor or sets a new password. Who may do what to whom is
+ * sessions or resets their second factor (a new password goes through a reset link:
+ * password-reset-routes.ts). Who may do what to whom is
  * decided in users.ts (mayManage, changeRole, deleteUser), the same rules as the CLI.
  */
 import { Elysia } from "elysia";
@@ -9,7 +10,7 @@ import type { Db } from "../db/index.ts";
 import { escapeHtml, jsonError, wantsHtml } from "../gateway/error-response.ts";
 import registerPage from "../../static/register.html" with { type: "text" };
 import type { Logger } from "../log.ts";
-import { bothSpellings, json, readBody, type AdminCaller, type AdminGuard } from "./admin-guard.ts";
+import { bothSpellings, json, readBody, usernameParam, type AdminCaller, type AdminGuard } from "./admin-guard.ts";
 import type { ApiTokenStore } from "./api-tokens.ts";
 import { mfaStatus, resetMfa } from "./mfa.ts";
 import type { PasswordSettings } from "./passwords.ts";
@@ -27,7 +28,6 @@ import {
   requireMayManage,
   ROLES,
   setDisabled,
-  setPassword,
   setSfwCheck,
   type Role,
   type User,
@@ -40,6 +40,8 @@ export interface UserAdminRouteDeps {
   apiTokens: ApiTokenStore;
   passwordSettings: PasswordSettings;
   log: Logger;
+  /** The Set-Cookie value for a session token (Secure when the request came over HTTPS). */
+  sessionCookie(request: Request, token: string, maxAgeSeconds: number | null): string;
   /** Checks the signed-in admin's password (regulated, timed like a sign-in) for an inline step-up. */
   confirmPassword(request: Request, username: string, password: string): Promise<boolean>;
   /** Sessions or tokens were revoked, or a role changed: drop cached identities, re-check sockets. */
@@ -153,7 +155,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
       let updated: User = user;
       deps.db.transaction((tx) => {
         const db = tx as unknown as Db;
-        if (role !== undefined) updated = changeRole(db, caller.actor, user.id, role.toLowerCase());
+        if (role !== undefined) updated = changeRole(db, caller.actor, user.id, role.toLowerCase(), now());
         if (sfw !== undefined) updated = setSfwCheck(db, caller.actor, user.id, sfw);
         if (disabled !== undefined) {
           if (caller.actor.userId === user.id) throw new AccountError("SELF_CHANGE", "You cannot disable your own account.");
@@ -234,27 +236,6 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
     return json({ status: "ok", mfa_was_enabled: removed });
   }
 
-  /** A new password set by an administrator ends the user's sessions and API tokens. */
-  async function resetPassword(request: Request, username: string): Promise<Response> {
-    const caller = await deps.guard.admin(request, { write: true });
-    if (caller instanceof Response) return caller;
-    const user = target(caller, username);
-    if (user instanceof Response) return user;
-    if (caller.actor.userId === user.id) return jsonError(400, "SELF_CHANGE", "Change your own password from your account settings.");
-    const body = await readBody(request);
-    const password = body?.password ?? body?.new_password;
-    if (typeof password !== "string") return jsonError(400, "BAD_BODY", "Send {password}.");
-    return attempt(async () => {
-      await setPassword(deps.db, user.id, password, deps.passwordSettings, { now: now() });
-      const tokens = deps.apiTokens.revokeAllForUser(user.id, now());
-      deps.credentialsRevoked();
-      deps.log.info("password set by an administrator", { username: user.username, tokens_revoked: tokens, by: caller.identity.username });
-      return json({ status: "ok", tokens_revoked: tokens });
-    });
-  }
-
-  // The paths are built in a loop, so Elysia cannot type their parameters.
-  const usernameParam = (params: unknown) => (params as { username: string }).username;
   /** The account form for administrators, rendered with what happened last. */
   function registerForm(caller: AdminCaller, outcome: { created?: string; error?: string; username?: string }): Response {
     const roles = (["user", "power", "guest", "admin"] as const)
@@ -286,19 +267,35 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
    * administrator creates an account. `current_password` gives the step-up in the same form.
    */
   async function register(request: Request): Promise<Response> {
+    const answer = await registerAnswer(request);
+    if (answer.steppedUpCookie !== null) answer.response.headers.append("set-cookie", answer.steppedUpCookie);
+    return answer.response;
+  }
+
+  /** The answer to `POST /register`, and the new session cookie when the form's password stepped the session up. */
+  async function registerAnswer(request: Request): Promise<{ response: Response; steppedUpCookie: string | null }> {
     const browser = wantsHtml(request);
     const identity = await deps.guard.admin(request, { write: false });
-    if (identity instanceof Response) return identity;
+    if (identity instanceof Response) return { response: identity, steppedUpCookie: null };
     const body = (await readBody(request)) ?? {};
     const current = body.current_password;
+    let steppedUpCookie: string | null = null;
     if (typeof current === "string" && current !== "" && identity.identity.credential.kind === "session") {
       if (!(await deps.confirmPassword(request, identity.identity.username, current))) {
-        return browser ? registerForm(identity, { error: "That is not your current password." }) : jsonError(403, "PASSWORD_REQUIRED", "That is not your current password.");
+        return { response: browser ? registerForm(identity, { error: "That is not your current password." }) : jsonError(403, "PASSWORD_REQUIRED", "That is not your current password."), steppedUpCookie };
       }
-      deps.sessions.recordStepUp(identity.identity.credential.jti, now());
+      // The session goes on under a new id (step-up); the form's answer carries its cookie.
+      const rotated = await deps.sessions.stepUp(identity.identity.credential.jti, now());
+      if (rotated === null) return { response: jsonError(401, "AUTH_REQUIRED", "Sign in first."), steppedUpCookie };
+      deps.credentialsRevoked();
+      steppedUpCookie = deps.sessionCookie(request, rotated.token, rotated.cookieMaxAgeSeconds);
     }
-    const caller = await deps.guard.admin(request, { write: true });
-    if (caller instanceof Response) return browser ? registerForm(identity, { error: "Enter your own password to confirm." }) : caller;
+    const caller = steppedUpCookie !== null ? identity : await deps.guard.admin(request, { write: true });
+    if (caller instanceof Response) return { response: browser ? registerForm(identity, { error: "Enter your own password to confirm." }) : caller, steppedUpCookie };
+    return { response: await createFromRegister(caller, body, browser), steppedUpCookie };
+  }
+
+  async function createFromRegister(caller: AdminCaller, body: Record<string, unknown>, browser: boolean): Promise<Response> {
     const username = body.new_user_username ?? body.username;
     const password = body.new_user_password ?? body.password;
     const role = body.role ?? "user";
@@ -331,7 +328,6 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
     app.get(`${base}/sessions`, ({ request, params }) => sessionsOf(request, usernameParam(params)));
     app.post(`${base}/sessions/revoke`, ({ request, params }) => revokeSessionsOf(request, usernameParam(params)));
     app.post(`${base}/mfa/reset`, ({ request, params }) => resetSecondFactor(request, usernameParam(params)));
-    app.post(`${base}/password`, ({ request, params }) => resetPassword(request, usernameParam(params)));
   }
   return app;
 }

@@ -12,7 +12,7 @@ import {
   verifyPassword,
   type PasswordSettings,
 } from "./passwords.ts";
-import { sessions, users } from "./tables.ts";
+import { apiTokens, sessions, users } from "./tables.ts";
 
 export type { Role } from "../rbac/policy.ts";
 
@@ -302,6 +302,11 @@ function requireUser(db: Pick<Db, "select">, id: string): UserRow {
   return row;
 }
 
+/** Ends every session of a user (the command line's way; the gateway notices within a second). */
+export function endSessions(db: Db, userId: string, now: number = Date.now()): void {
+  revokeSessions(db, userId, now);
+}
+
 /** Ends a user's sessions (all, or all but one), in the caller's transaction. */
 function revokeSessions(tx: Pick<Db, "update">, userId: string, now: number, keepJti?: string): void {
   const open = and(eq(sessions.userId, userId), isNull(sessions.revokedAt));
@@ -422,7 +427,7 @@ export function mayAssignRole(actor: AccountActor, role: Role): boolean {
  * owner's too. The owner's own role changes only by a transfer. Sessions stay: the role is
  * read on every request.
  */
-export function changeRole(db: Db, actor: AccountActor, targetId: string, role: string): User {
+export function changeRole(db: Db, actor: AccountActor, targetId: string, role: string, now: number = Date.now()): User {
   const newRole = validateRole(role);
   return db.transaction(
     (tx) => {
@@ -439,6 +444,12 @@ export function changeRole(db: Db, actor: AccountActor, targetId: string, role: 
       if (target.disabled && newRole === "owner") throw new AccountError("OWNER_CANNOT_BE_DISABLED", "Enable the account before handing it ownership.");
       if (newRole === "owner") tx.update(users).set({ role: "admin" }).where(eq(users.role, "owner")).run();
       tx.update(users).set({ role: newRole }).where(eq(users.id, target.id)).run();
+      // A new role starts with a new sign-in, where that role's rules apply (a second factor for
+      // admins, their shorter idle time). Tokens made under a lesser role do not become admin tokens.
+      revokeSessions(tx, target.id, now);
+      if (newRole === "owner" || newRole === "admin") {
+        tx.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.userId, target.id), isNull(apiTokens.revokedAt))).run();
+      }
       return { ...target, role: newRole };
     },
     { behavior: "immediate" },

@@ -6,15 +6,21 @@
 //   user list [--json]
 //   user disable --username U    /    user enable --username U
 //   user unlock --username U     (lifts a brute-force ban on the account)
+//   user reset-mfa --username U  (removes a lost second factor; the owner's way back in)
+//   user role --username U --role R  (ownership moves when R is owner)
 //
 // Passwords come only from standard input: a command-line argument would be visible to every
 // local user in `ps` and would land in the shell history. Configuration flags (--data-dir,
 // --config, ...) are accepted after the subcommand, as for every other command.
 import { passwordSettingsFrom } from "../auth/passwords.ts";
 import { accountKey, Regulator } from "../auth/regulation.ts";
+import { createApiTokenStore } from "../auth/api-tokens.ts";
+import { resetMfa } from "../auth/mfa.ts";
 import {
   AccountError,
+  changeRole,
   createUser,
+  endSessions,
   listUsers,
   ROLES,
   setDisabled,
@@ -29,7 +35,7 @@ export interface UserCliIo extends CliIo {
   readStdin?: () => Promise<string>;
 }
 
-const SUBCOMMANDS = ["add", "passwd", "list", "disable", "enable", "unlock"] as const;
+const SUBCOMMANDS = ["add", "passwd", "list", "disable", "enable", "unlock", "reset-mfa", "role"] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** The flags each subcommand takes, besides configuration flags. */
@@ -40,6 +46,8 @@ const ALLOWED_FLAGS: Readonly<Record<Subcommand, readonly string[]>> = {
   disable: ["--username"],
   enable: ["--username"],
   unlock: ["--username"],
+  "reset-mfa": ["--username"],
+  role: ["--username", "--role"],
 };
 /** One line from standard input: the trailing line break (from `echo`) is not part of it. */
 /**
@@ -83,10 +91,10 @@ async function readPassword(subcommand: Subcommand, io: UserCliIo): Promise<stri
   return password;
 }
 
-function requiredRole(options: ParsedArguments["options"]): Role {
-  const role = requiredValue("user add", options, "--role");
+function requiredRole(options: ParsedArguments["options"], command = "user add"): Role {
+  const role = requiredValue(command, options, "--role");
   if (!(ROLES as readonly string[]).includes(role)) {
-    throw new UsageError(`user add: --role must be one of ${ROLES.join(", ")} (got ${JSON.stringify(role)})`);
+    throw new UsageError(`${command}: --role must be one of ${ROLES.join(", ")} (got ${JSON.stringify(role)})`);
   }
   return role as Role;
 }
@@ -107,7 +115,9 @@ async function passwd(options: ParsedArguments["options"], password: string, sto
   const username = requiredValue("user passwd", options, "--username");
   const user = requireUserByName(store.database, username);
   await setPassword(store.database.db, user.id, password, passwordSettingsFrom(store.config));
-  io.stdout(`password changed for ${user.username}; their sessions were ended\n`);
+  // A password reset from the shell is for a lost or leaked account: its tokens go as well.
+  const tokens = createApiTokenStore(store.database.db).revokeAllForUser(user.id, Date.now());
+  io.stdout(`password changed for ${user.username}; their sessions were ended and ${tokens} API token(s) revoked\n`);
   return EXIT_OK;
 }
 
@@ -176,6 +186,7 @@ export async function runUserCommand(args: readonly string[], io: UserCliIo): Pr
   // Usage (and standard input) is checked before anything touches the data directory.
   if (subcommand !== "list") requiredValue(`user ${subcommand}`, parsed.options, "--username");
   if (subcommand === "add") requiredRole(parsed.options);
+  if (subcommand === "role") requiredRole(parsed.options, "user role");
   const password = takesPassword ? await readPassword(subcommand, io) : "";
   const store = openStore(parsed.configArgv, io);
   if (store === null) return EXIT_FAILURE;
@@ -190,6 +201,19 @@ export async function runUserCommand(args: readonly string[], io: UserCliIo): Pr
       case "disable":
       case "enable":
         return changeDisabled(subcommand, parsed.options, store, io);
+      case "reset-mfa": {
+        const user = requireUserByName(store.database, requiredValue("user reset-mfa", parsed.options, "--username"));
+        const removed = resetMfa(store.database.db, user.id);
+        endSessions(store.database.db, user.id);
+        io.stdout(removed ? `removed the second factor of ${user.username}; their sessions were ended (they enrol again at the next sign-in if their role requires it)\n` : `${user.username} had no second factor\n`);
+        return EXIT_OK;
+      }
+      case "role": {
+        const user = requireUserByName(store.database, requiredValue("user role", parsed.options, "--username"));
+        const changed = changeRole(store.database.db, { kind: "system" }, user.id, requiredRole(parsed.options, "user role"));
+        io.stdout(`${changed.username} is now ${changed.role}; their sessions were ended\n`);
+        return EXIT_OK;
+      }
       case "unlock": {
         // An owner locked out by strangers' guesses gets back in from the shell.
         const username = requiredValue("user unlock", parsed.options, "--username");

@@ -35,7 +35,8 @@ export function htmlErrorPage(status: number, code: GatewayErrorCode, title: str
   headers.set("content-type", "text/html; charset=utf-8");
   headers.set("cache-control", NO_STORE);
   headers.set("x-content-type-options", "nosniff");
-  headers.set("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'");
+  headers.set("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+  headers.set("x-frame-options", "DENY");
   const retry = status === 502 || status === 503 || status === 504;
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -109,6 +109,16 @@ const HOP_BY_HOP_LIST = [...HOP_BY_HOP];
  * and CORS headers: the gateway owns cross-origin policy (it offers none), so a ComfyUI started
  * with `--enable-cors-header *` cannot open it to every site with the user's credentials.
  */
+/**
+ * ComfyUI's pages may only be framed by the gateway's own origin (clickjacking: a hidden frame
+ * over "Queue" or an admin tab). Set on HTML answers unless ComfyUI already says something.
+ */
+export function denyForeignFraming(headers: Headers): void {
+  if (!(headers.get("content-type") ?? "").toLowerCase().startsWith("text/html")) return;
+  if (!headers.has("x-frame-options")) headers.set("x-frame-options", "SAMEORIGIN");
+  if (!headers.has("content-security-policy")) headers.set("content-security-policy", "frame-ancestors 'self'");
+}
+
 export function stripHopByHop(headers: Headers): Headers {
   const listed = connectionListed(headers);
   if (listed !== null) for (const name of listed) headers.delete(name);

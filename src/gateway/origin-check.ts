@@ -31,8 +31,26 @@ function isTopLevelNavigation(request: Request): boolean {
  * `publicOrigins`: the origins users reach the gateway at (config `public_origins`); when empty,
  * an Origin must name the same host the request was sent to.
  */
-export function createOriginCheck(publicOrigins: readonly string[]): (request: Request) => OriginVerdict {
+const ORIGIN_REQUIRED: OriginVerdict = {
+  ok: false,
+  code: "ORIGIN_REQUIRED",
+  message: "A change made with a session cookie must say where it comes from (Origin or Sec-Fetch-Site); use a current browser, or an API token.",
+};
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * `sessionCookieNames`: a state-changing request that carries one of these cookies (and no
+ * bearer token, which takes precedence) must show its origin: every current browser sends
+ * Origin or Sec-Fetch-Site on such requests, so one with neither is not a page of ours.
+ */
+export function createOriginCheck(publicOrigins: readonly string[], sessionCookieNames: readonly string[] = []): (request: Request) => OriginVerdict {
   const allowed = new Set(publicOrigins.map((origin) => new URL(origin).origin.toLowerCase()));
+
+  function carriesSessionCookie(request: Request): boolean {
+    const cookie = request.headers.get("cookie");
+    return cookie !== null && sessionCookieNames.some((name) => cookie.includes(`${name}=`)) && !request.headers.has("authorization");
+  }
 
   return (request) => {
     // Fetch metadata, sent by every current browser: the cheapest and surest signal.
@@ -40,7 +58,11 @@ export function createOriginCheck(publicOrigins: readonly string[]): (request: R
     if (site === "cross-site" && !isTopLevelNavigation(request)) return CROSS_SITE;
 
     const origin = request.headers.get("origin");
-    if (origin === null) return OK; // not a browser, or a same-origin GET/HEAD
+    if (origin === null) {
+      // Not a browser, or a same-origin GET/HEAD; but a cookie-borne change must show its origin.
+      if (site === null && !SAFE_METHODS.has(request.method) && carriesSessionCookie(request)) return ORIGIN_REQUIRED;
+      return OK;
+    }
     // A form posted from a page with `Referrer-Policy: no-referrer` carries `Origin: null`; the
     // browser's own fetch metadata still says whether it came from this origin (an opaque
     // origin, such as a sandboxed frame, is reported as cross-site).

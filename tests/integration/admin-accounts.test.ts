@@ -27,8 +27,9 @@ afterAll(async () => {
   await fake.stop();
 });
 
+/** As a browser page of the gateway would send it (fetch metadata says same-origin). */
 function post(path: string, body: unknown, headers: Record<string, string> = {}, method = "POST") {
-  return fetch(gateway.url + path, { method, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body), redirect: "manual" });
+  return fetch(gateway.url + path, { method, headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", ...headers }, body: JSON.stringify(body), redirect: "manual" });
 }
 /** As the owner's all-scope API token. */
 function asOwner(path: string, body?: unknown, method = body === undefined ? "GET" : "POST") {
@@ -114,9 +115,14 @@ describe("an admin's browser session", () => {
     const wrong = await post("/mss-login/api/step-up", { password: "not adam's password" }, { cookie: adam });
     expect(wrong.status).toBe(403);
     expect(await wrong.json()).toMatchObject({ code: "PASSWORD_REQUIRED" });
+    const before = adam;
     const stepped = await post("/mss-login/api/step-up", { password: ADAM_PASSWORD }, { cookie: adam });
     expect(stepped.status).toBe(200);
     expect(await stepped.json()).toMatchObject({ status: "ok", valid_for_seconds: 300 });
+    // The session goes on under a new id; the one known before the step-up is dead.
+    adam = cookieOf(stepped);
+    expect(adam).not.toBe(before);
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: before } })).status).toBe(401);
     expect((await post("/mss-login/api/users", { username: "bob", password: ALICE_PASSWORD, role: "power" }, { cookie: adam })).status).toBe(201);
     expect(stored().find((u) => u.username === "bob")?.role).toBe("power");
   });
@@ -181,14 +187,36 @@ describe("an admin's browser session", () => {
     expect((await post("/mss-login/api/users/tester/mfa/reset", {}, { cookie: adam })).status).toBe(403);
   });
 
-  test("a password set by an admin ends the user's sessions; the policy still applies", async () => {
+  test("an admin never chooses a user's password: a single-use reset link does, and ends the user's sessions", async () => {
     const alice = await signIn("alice", ALICE_PASSWORD);
-    expect(await (await post("/mss-login/api/users/alice/password", { password: "password" }, { cookie: adam })).json()).toMatchObject({ code: "PASSWORD_TOO_SHORT" });
+    const made = await post("/mss-login/api/users/alice/password-reset", {}, { cookie: adam });
+    expect(made.status).toBe(200);
+    const { reset_path: resetPath, valid_hours: hours } = (await made.json()) as { reset_path: string; valid_hours: number };
+    expect(resetPath).toMatch(/^\/reset\?token=mst_/);
+    expect(hours).toBe(24);
+    // The old route that let an admin type the password is gone.
+    expect((await post("/mss-login/api/users/alice/password", { password: "chosen by the admin 1" }, { cookie: adam })).status).toBe(404);
+
+    const page = await fetch(gateway.url + resetPath);
+    expect(await page.text()).toContain("For alice.");
+    const token = new URLSearchParams(resetPath.split("?")[1]).get("token")!;
+    const submit = (password: string) =>
+      fetch(`${gateway.url}/reset`, { method: "POST", headers: { origin: gateway.url, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ token, password }) });
+    const weak = await submit("password");
+    expect(weak.status).toBe(400);
+    expect(await weak.text()).toContain("at least 12 characters");
     expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: alice } })).status).toBe(200);
-    expect((await post("/mss-login/api/users/alice/password", { password: "a brand new passphrase 3" }, { cookie: adam })).status).toBe(200);
+    const done = await submit("a brand new passphrase 3");
+    expect(await done.text()).toContain("Password changed");
     expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: alice } })).status).toBe(401);
     expect((await post("/login", { username: "alice", password: "a brand new passphrase 3" })).status).toBe(200);
-    expect((await post("/mss-login/api/users/alice/password", { password: ALICE_PASSWORD }, { cookie: adam })).status).toBe(200);
+    // Single use.
+    expect((await submit("another passphrase here 4")).status).toBe(400);
+    // Back to the password the other scenarios use, by the user's own change.
+    const again = await signIn("alice", "a brand new passphrase 3");
+    const changed = await post("/mss-login/api/me/password", { current_password: "a brand new passphrase 3", new_password: ALICE_PASSWORD }, { cookie: again });
+    expect(await changed.json()).toMatchObject({ status: "ok" });
+    expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: again } })).status).toBe(200);
   });
 
   test("/register: the original's form for administrators", async () => {
@@ -208,6 +236,7 @@ describe("an admin's browser session", () => {
     const badConfirm = await form({ new_user_username: "frank", new_user_password: ALICE_PASSWORD, role: "user", current_password: "wrong" });
     expect(await badConfirm.text()).toContain("That is not your current password.");
     const made = await form({ new_user_username: "frank", new_user_password: ALICE_PASSWORD, role: "user", current_password: ADAM_PASSWORD });
+    adam = cookieOf(made); // stepped up under a new session id
     expect(made.status).toBe(200);
     expect(await made.text()).toContain("Account frank created.");
     const json = await asOwner("/register", { new_user_username: "grace", new_user_password: ALICE_PASSWORD });
@@ -240,8 +269,7 @@ describe("the permission matrix API", () => {
   test("PUT: admins only, the admin row only by the owner, all or nothing, and it takes effect at once", async () => {
     const alice = await signIn("alice", ALICE_PASSWORD);
     expect(await (await post("/mss-login/api/groups", { groups: { user: { can_run: false } } }, { cookie: alice }, "PUT")).json()).toMatchObject({ code: "ADMIN_ONLY" });
-    const adam = await signIn("adam", ADAM_PASSWORD);
-    expect((await post("/mss-login/api/step-up", { password: ADAM_PASSWORD }, { cookie: adam })).status).toBe(200);
+    const adam = cookieOf(await post("/mss-login/api/step-up", { password: ADAM_PASSWORD }, { cookie: await signIn("adam", ADAM_PASSWORD) }));
     const adminRow = await post("/mss-login/api/groups", { groups: { admin: { can_view_console: true } } }, { cookie: adam }, "PUT");
     expect(adminRow.status).toBe(403);
     expect(await adminRow.json()).toMatchObject({ code: "OWNER_ONLY" });

@@ -67,8 +67,8 @@ describe("user add", () => {
 
   test("usage errors: exit 2, and the data directory is not touched", async () => {
     const cases: [string[], string, string][] = [
-      [["user"], "", "error: user needs a subcommand: add, passwd, list, disable, enable, unlock (got none)\n"],
-      [["user", "remove"], "", 'error: user needs a subcommand: add, passwd, list, disable, enable, unlock (got "remove")\n'],
+      [["user"], "", "error: user needs a subcommand: add, passwd, list, disable, enable, unlock, reset-mfa, role (got none)\n"],
+      [["user", "remove"], "", 'error: user needs a subcommand: add, passwd, list, disable, enable, unlock, reset-mfa, role (got "remove")\n'],
       [["user", "add", "--username", "bob", "--role", "user"], PASSWORD, "error: user add needs --password-stdin (the password is read from standard input)\n"],
       [
         ["user", "add", "--username", "bob", "--role", "user", "--password", PASSWORD],
@@ -115,7 +115,7 @@ describe("user passwd, disable, enable, list", () => {
     const before = storedUsers().find((u) => u.username === "bob")?.password_hash;
 
     const passwd = await run(["user", "passwd", "--username", "BOB", "--password-stdin"], "a different passphrase\n");
-    expect(passwd).toEqual({ stdout: "password changed for bob; their sessions were ended\n", stderr: "", code: 0 });
+    expect(passwd).toEqual({ stdout: "password changed for bob; their sessions were ended and 0 API token(s) revoked\n", stderr: "", code: 0 });
     expect(storedUsers().find((u) => u.username === "bob")?.password_hash).not.toBe(before);
 
     const weak = await run(["user", "passwd", "--username", "bob", "--password-stdin"], "short\n");
@@ -191,4 +191,56 @@ test("user unlock lifts a brute-force ban from the shell", async () => {
   const again = openDatabase(join(work(), "data"));
   expect(new Regulator(again.db).accountBanned("carol", Date.now())).toBe(false);
   again.close();
+});
+
+describe("the shell's way back in: reset-mfa, role, passwd", () => {
+  function table(sql: string): Record<string, unknown>[] {
+    const db = new Database(join(work(), "data", "mss-login.db"), { readonly: true });
+    try {
+      return db.query(sql).all() as Record<string, unknown>[];
+    } finally {
+      db.close();
+    }
+  }
+  function write(sql: string, ...params: string[]): void {
+    const db = new Database(join(work(), "data", "mss-login.db"));
+    try {
+      db.query(sql).run(...params);
+    } finally {
+      db.close();
+    }
+  }
+
+  test("reset-mfa removes a lost second factor and ends the sessions", async () => {
+    await add("olga", "owner");
+    const [{ id }] = table("SELECT id FROM users WHERE username = 'olga'") as [{ id: string }];
+    write("INSERT INTO mfa_enrolments (user_id, secret_ciphertext, enabled, created_at, enabled_at) VALUES (?, 'x', 1, 1, 1)", id);
+    write("INSERT INTO sessions (jti, user_id, created_at, last_seen_at, expires_at) VALUES ('s1', ?, 1, 1, 99999999999999)", id);
+    const result = await run(["user", "reset-mfa", "--username", "olga"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("removed the second factor of olga");
+    expect(table("SELECT * FROM mfa_enrolments")).toEqual([]);
+    expect(table("SELECT revoked_at FROM sessions")[0]!.revoked_at).not.toBeNull();
+    expect((await run(["user", "reset-mfa", "--username", "olga"])).stdout).toContain("had no second factor");
+    expect((await run(["user", "reset-mfa", "--username", "nobody"])).code).toBe(1);
+  });
+
+  test("role hands ownership over from the shell; bad roles are usage errors", async () => {
+    await add("olga", "owner");
+    await add("adam", "admin");
+    const result = await run(["user", "role", "--username", "adam", "--role", "owner"]);
+    expect(result.stdout).toBe("adam is now owner; their sessions were ended\n");
+    expect(storedUsers().map((u) => [u.username, u.role])).toEqual([["adam", "owner"], ["olga", "admin"]]);
+    expect((await run(["user", "role", "--username", "adam", "--role", "wizard"])).code).toBe(2);
+    expect((await run(["user", "role", "--username", "adam", "--role", "user"])).stderr).toContain("handing ownership");
+  });
+
+  test("passwd also revokes the account's API tokens", async () => {
+    await add("bob", "power");
+    const [{ id }] = table("SELECT id FROM users WHERE username = 'bob'") as [{ id: string }];
+    write("INSERT INTO api_tokens (id, user_id, token_hash, label, scopes, created_at) VALUES ('t1', ?, 'h', 'x', '[\"read\"]', 1)", id);
+    const result = await run(["user", "passwd", "--username", "bob", "--password-stdin"], "a different passphrase\n");
+    expect(result.stdout).toContain("1 API token(s) revoked");
+    expect(table("SELECT revoked_at FROM api_tokens")[0]!.revoked_at).not.toBeNull();
+  });
 });
