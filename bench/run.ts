@@ -10,6 +10,9 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestAccount, TEST_PASSWORD } from "../tests/support/gateway.ts";
+import { openDatabase } from "../src/db/index.ts";
+import { createOwnershipStore } from "../src/isolation/ownership.ts";
+import { baselineGatewayCommand, BASELINE_REF } from "./baseline.ts";
 import { ensureDebianTools, freePort, rssBytes, runWrk, startNginx, waitFor, type WrkResult } from "./tools.ts";
 
 const CONNECTIONS = 32;
@@ -31,11 +34,21 @@ const nginx = startNginx(nginxPort, upstreamPort);
 const nginxUrl = `http://127.0.0.1:${nginxPort}`;
 await waitFor(`${nginxUrl}/api/features`);
 
+/** A prompt of the bench account's: the two-user WebSocket run floods events carrying its id. */
+const BENCH_PROMPT_ID = crypto.randomUUID();
+
 /** Starts the gateway and returns the time from spawn to its first answered request. */
-async function startGateway(command: string[]) {
+async function startGateway(command: string[], options: { accounts?: boolean } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "mss-bench-data-"));
-  const account = await createTestAccount(dataDir, "bench", "user");
+  const withAccounts = options.accounts ?? true;
+  const account = withAccounts ? await createTestAccount(dataDir, "bench", "user") : { token: "", userId: "" };
+  const other = withAccounts ? await createTestAccount(dataDir, "bench_b", "user") : { token: "" };
+  if (withAccounts) {
+    const database = openDatabase(dataDir);
+    createOwnershipStore(database.db).recordPrompt({ promptId: BENCH_PROMPT_ID, owner: { userId: account.userId, username: "bench" }, clientId: null, now: Date.now() });
+    database.close();
+  }
   const started = performance.now();
   const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir, "--log-level", "warn"], {
     stdout: "ignore",
@@ -43,7 +56,7 @@ async function startGateway(command: string[]) {
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/mss-login/health`, 15_000);
-  return { child, url, startupMs: performance.now() - started, token: account.token };
+  return { child, url, startupMs: performance.now() - started, token: account.token, userId: account.userId, otherToken: other.token };
 }
 
 const binary = join(root, "dist/mss-login-linux-x64");
@@ -55,6 +68,9 @@ if (existsSync(binary)) {
   compiled.child.kill();
 }
 const gateway = fromSource;
+// The gateway as issue 2 left it (transparent forward, no accounts), from git, run the same way.
+const baselineCommand = baselineGatewayCommand(root);
+const baseline = baselineCommand === null ? null : await startGateway(baselineCommand, { accounts: false });
 const gatewayUrl = gateway.url;
 await Bun.sleep(500);
 const idleRss = rssBytes(gateway.child.pid);
@@ -70,16 +86,17 @@ const targets = {
   nginx: { url: nginxUrl, headers: {} as Record<string, string> },
   gateway: { url: gatewayUrl, headers: tokenHeader as Record<string, string> },
   "gateway (cookie)": { url: gatewayUrl, headers: { cookie } as Record<string, string> },
-} as const;
-type Target = keyof typeof targets;
+  ...(baseline === null ? {} : { baseline: { url: baseline.url, headers: {} as Record<string, string> } }),
+} as Record<string, { url: string; headers: Record<string, string> }>;
+type Target = string;
 /** WebSocket and streaming are measured once for the gateway (with the token). */
-const transferTargets = ["direct", "nginx", "gateway"] as const;
+const transferTargets = ["direct", "nginx", "gateway", ...(baseline === null ? [] : ["baseline"])];
 const SMALL_JSON = "/api/prompt"; // {"exec_info": {"queue_remaining": 0}}
 
 console.log(`\nsmall JSON (GET ${SMALL_JSON}), wrk ${CONNECTIONS} connections, best of 2 runs of ${WRK_SECONDS} s; WS ${WS_MESSAGES} messages, best of 2; /view ${STREAM_BYTES / 1024 / 1024} MB, best of 2`);
 const http: Record<Target, WrkResult> = {} as Record<Target, WrkResult>;
 for (const name of Object.keys(targets) as Target[]) {
-  const { url, headers } = targets[name];
+  const { url, headers } = targets[name]!;
   runWrk(url + SMALL_JSON, CONNECTIONS, 1, headers); // warm-up
   // Best of two: the machine is shared, and a slow run says more about the neighbours than the path.
   const runs = [runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers), runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers)];
@@ -88,7 +105,7 @@ for (const name of Object.keys(targets) as Target[]) {
 
 async function streamView(base: string, headers: Record<string, string>): Promise<number> {
   const started = performance.now();
-  const response = await fetch(`${base}/api/view?filename=bench-200mb.bin&type=output`, { headers });
+  const response = await fetch(`${base}/api/view?filename=bench-200mb.bin&type=output&subfolder=u-${gateway.userId}`, { headers });
   let bytes = 0;
   const reader = response.body!.getReader();
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) bytes += chunk.value.byteLength;
@@ -99,11 +116,12 @@ async function streamView(base: string, headers: Record<string, string>): Promis
 await fetch(`${upstreamUrl}/__fake/file`, {
   method: "POST",
   headers: { "content-type": "application/json" },
-  body: JSON.stringify({ type: "output", subfolder: "", filename: "bench-200mb.bin", size: STREAM_BYTES }),
+  // In the bench user's own folder: the gateway serves a user only their own outputs.
+  body: JSON.stringify({ type: "output", subfolder: `u-${gateway.userId}`, filename: "bench-200mb.bin", size: STREAM_BYTES }),
 });
 const stream: Record<string, number> = {};
 for (const name of transferTargets) {
-  const { url, headers } = targets[name];
+  const { url, headers } = targets[name]!;
   await streamView(url, headers); // warm-up
   stream[name] = Math.max(await streamView(url, headers), await streamView(url, headers));
 }
@@ -139,27 +157,78 @@ async function websocketRate(base: string, headers: Record<string, string>): Pro
 }
 const ws: Record<string, number> = {};
 for (const name of transferTargets) {
-  const { url, headers } = targets[name];
+  const { url, headers } = targets[name]!;
   await websocketRate(url, headers); // warm-up
   ws[name] = Math.max(await websocketRate(url, headers), await websocketRate(url, headers));
 }
 
+/**
+ * Two users on the gateway at once, event filtering on: the flood carries the prompt id of
+ * user A's prompt, so A's socket must get every message and B's none. Rate = A's messages/s.
+ */
+async function twoUserWebsocketRate(base: string, headersA: Record<string, string>, headersB: Record<string, string>): Promise<{ rate: number; leakedToB: number }> {
+  const open = (headers: Record<string, string>) => new WebSocket(`${base.replace("http", "ws")}/ws?clientId=bench2-${Math.random().toString(16).slice(2)}`, { headers } as unknown as string[]);
+  const a = open(headersA);
+  const bSocket = open(headersB);
+  let receivedA = 0;
+  let receivedB = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const ready = (socket: WebSocket) => new Promise<void>((r) => socket.addEventListener("message", () => r(), { once: true }));
+  const bothReady = Promise.all([ready(a), ready(bSocket)]);
+  a.addEventListener("message", (event) => {
+    if (typeof event.data === "string" && event.data.includes('"bench.progress"') && ++receivedA === WS_MESSAGES) resolveAll();
+  });
+  bSocket.addEventListener("message", (event) => {
+    if (typeof event.data === "string" && event.data.includes('"bench.progress"')) receivedB++;
+  });
+  await bothReady;
+  const started = performance.now();
+  await fetch(`${upstreamUrl}/__fake/flood`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ type: "bench.progress", count: WS_MESSAGES, bytes: 64, prompt_id: BENCH_PROMPT_ID }),
+  });
+  await Promise.race([all, Bun.sleep(60_000)]);
+  const seconds = (performance.now() - started) / 1000;
+  await Bun.sleep(200);
+  a.close();
+  bSocket.close();
+  await Bun.sleep(100);
+  if (receivedA !== WS_MESSAGES) throw new Error(`${base}: user A received ${receivedA} of ${WS_MESSAGES} messages`);
+  return { rate: WS_MESSAGES / seconds, leakedToB: receivedB };
+}
+const gatewayB = { authorization: `Bearer ${gateway.otherToken}` };
+await twoUserWebsocketRate(gatewayUrl, tokenHeader, gatewayB); // warm-up
+const twoUser = [await twoUserWebsocketRate(gatewayUrl, tokenHeader, gatewayB), await twoUserWebsocketRate(gatewayUrl, tokenHeader, gatewayB)];
+const twoUserRate = Math.max(...twoUser.map((run) => run.rate));
+const leakedToB = twoUser.reduce((sum, run) => sum + run.leakedToB, 0);
+
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 console.log("\n| path | requests/s | p50 ms | p99 ms | errors | WS msgs/s | /view MB/s |");
 console.log("|---|---:|---:|---:|---:|---:|---:|");
+const label: Record<string, string> = { gateway: "gateway (API token)", baseline: `issue-2 gateway (${BASELINE_REF}, no auth)` };
 for (const name of Object.keys(targets) as Target[]) {
-  const h = http[name];
+  const h = http[name]!;
   const transfer = (value: number | undefined) => (value === undefined ? "–" : fmt(value));
-  console.log(`| ${name === "gateway" ? "gateway (API token)" : name} | ${fmt(h.requestsPerSecond)} | ${fmt(h.p50Ms, 2)} | ${fmt(h.p99Ms, 2)} | ${h.errors} | ${transfer(ws[name])} | ${transfer(stream[name])} |`);
+  console.log(`| ${label[name] ?? name} | ${fmt(h.requestsPerSecond)} | ${fmt(h.p50Ms, 2)} | ${fmt(h.p99Ms, 2)} | ${h.errors} | ${transfer(ws[name])} | ${transfer(stream[name])} |`);
 }
+console.log(`| gateway, two users, filtered WS | | | | | ${fmt(twoUserRate)} (B got ${leakedToB}) | |`);
 const ratio = (a: number, b: number) => fmt(a / b, 2);
-console.log(`\nratios gateway/nginx: requests/s ${ratio(http.gateway.requestsPerSecond, http.nginx.requestsPerSecond)} (token), ${ratio(http["gateway (cookie)"].requestsPerSecond, http.nginx.requestsPerSecond)} (cookie), WS ${ratio(ws.gateway!, ws.nginx!)}, streaming ${ratio(stream.gateway!, stream.nginx!)}`);
-console.log(`ratios gateway/direct: requests/s ${ratio(http.gateway.requestsPerSecond, http.direct.requestsPerSecond)}, WS ${ratio(ws.gateway!, ws.direct!)}, streaming ${ratio(stream.gateway!, stream.direct!)}`);
-console.log(`p99 added latency vs direct: ${fmt(http.gateway.p99Ms - http.direct.p99Ms, 2)} ms with a token, ${fmt(http["gateway (cookie)"].p99Ms - http.direct.p99Ms, 2)} ms with a cookie (nginx: ${fmt(http.nginx.p99Ms - http.direct.p99Ms, 2)} ms)`);
+console.log(`\nratios gateway/nginx: requests/s ${ratio(http.gateway!.requestsPerSecond, http.nginx!.requestsPerSecond)} (token), ${ratio(http["gateway (cookie)"]!.requestsPerSecond, http.nginx!.requestsPerSecond)} (cookie), WS ${ratio(ws.gateway!, ws.nginx!)}, streaming ${ratio(stream.gateway!, stream.nginx!)}`);
+console.log(`ratios gateway/direct: requests/s ${ratio(http.gateway!.requestsPerSecond, http.direct!.requestsPerSecond)}, WS ${ratio(ws.gateway!, ws.direct!)}, streaming ${ratio(stream.gateway!, stream.direct!)}`);
+console.log(`p99 added latency vs direct: ${fmt(http.gateway!.p99Ms - http.direct!.p99Ms, 2)} ms with a token, ${fmt(http["gateway (cookie)"]!.p99Ms - http.direct!.p99Ms, 2)} ms with a cookie (nginx: ${fmt(http.nginx!.p99Ms - http.direct!.p99Ms, 2)} ms)`);
+if (baseline !== null) {
+  const base = http.baseline!.requestsPerSecond;
+  console.log(`ratios vs the issue-2 gateway (no auth, same run): requests/s ${ratio(http.gateway!.requestsPerSecond, base)} (token), ${ratio(http["gateway (cookie)"]!.requestsPerSecond, base)} (cookie) [target >= 0.9]; two-user filtered WS ${ratio(twoUserRate, ws.baseline!)} of its transparent relay [target >= 0.8]`);
+} else {
+  console.log("no issue-2 baseline (git or its source not available): ratios against it skipped");
+}
 console.log(`gateway idle RSS: ${fmt(idleRss / 1024 / 1024, 1)} MB`);
 console.log(`gateway start-up to first answered request: ${fmt(gateway.startupMs)} ms from source${binaryStartupMs === null ? " (no dist/ binary: run ./build.sh to measure it too)" : `, ${fmt(binaryStartupMs)} ms compiled binary`}`);
 
 gateway.child.kill();
+baseline?.child.kill();
 nginx.stop();
 fake.kill();
 process.exit(0);

@@ -20,13 +20,21 @@ import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
 import { decide, type PolicyOptions, type Principal } from "./rbac/policy.ts";
 import { createGroupsStore } from "./rbac/groups-store.ts";
-import type { Credential, Identity } from "./auth/identity.ts";
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type Credential, type Identity } from "./auth/identity.ts";
 import { createAuthentication } from "./auth/index.ts";
 import { accountRoutes } from "./auth/account-routes.ts";
-import { authRoutes } from "./auth/routes.ts";
+import { authRoutes, sessionCookie } from "./auth/routes.ts";
 import { createAdminGuard } from "./auth/admin-guard.ts";
 import { userAdminRoutes } from "./auth/user-admin-routes.ts";
+import { passwordResetRoutes } from "./auth/password-reset-routes.ts";
 import { groupsRoutes } from "./rbac/groups-routes.ts";
+import { createOwnershipStore } from "./isolation/ownership.ts";
+import { createIsolation, type IsolationCaller } from "./isolation/comfy-isolation.ts";
+import { createSocketDirectory } from "./isolation/sockets.ts";
+import { createSharedWorkflowStore } from "./isolation/shared-workflows.ts";
+import { userEnvRoutes, type UpstreamAsUser } from "./isolation/user-env-routes.ts";
+import { createModelGrantStore } from "./models/grants.ts";
+import { modelRoutes, type UpstreamJson } from "./models/model-routes.ts";
 import { deriveKey } from "./auth/secret-key.ts";
 import type { ClientInfo } from "./gateway/client-address.ts";
 import { VERSION } from "./version.ts";
@@ -88,6 +96,25 @@ function onlyOwnComfyUser(comfyUser: string | null) {
   };
 }
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** `/mss-login/...` and `/api/mss-login/...`: the gateway's JSON API (not its pages at the root). */
+function isGatewayApi(request: Request): boolean {
+  const path = new URL(request.url).pathname;
+  return path.startsWith("/mss-login/") || path.startsWith("/api/mss-login/");
+}
+
+/** A session cookie authenticates this request (a bearer token, if any, would take precedence). */
+function carriesSessionCookieOnly(request: Request): boolean {
+  const cookie = request.headers.get("cookie");
+  return cookie !== null && (cookie.includes(`${SESSION_COOKIE}=`) || cookie.includes(`${SECURE_SESSION_COOKIE}=`)) && !request.headers.has("authorization");
+}
+
+/** Open ComfyUI sockets one user may hold (tabs, scripts); more is a runaway client or abuse. */
+const MAX_SOCKETS_PER_USER = 32;
+/** Upgrades counted against that cap while they are still opening (and as a reconnect rate limit). */
+const SOCKET_ATTEMPT_WINDOW_MS = 10_000;
+
 /** Why an anonymous caller was refused, in words for the person (the code says it for programs). */
 const IDENTITY_PROBLEMS: Record<string, string> = {
   expired: "Your session has expired; sign in again.",
@@ -111,6 +138,15 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log);
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
+  // Who owns which prompt and file in ComfyUI's shared queue, history and folders.
+  const ownership = createOwnershipStore(database.db);
+  // Each user's WebSocket ids (gateway-minted upstream sids) and per-user event filtering.
+  const sockets = createSocketDirectory({ ownership });
+  // Who may see and use which model (defaults: everything, until an admin narrows a role).
+  const modelGrants = createModelGrantStore(database.db);
+  // Workflows an admin shared with everyone (shown to each user under workflows/shared/).
+  const sharedWorkflows = createSharedWorkflowStore(database.db);
+  const isolation = createIsolation({ ownership, sockets, models: modelGrants, sharedWorkflows, maxJsonBytes: Math.min(config.limits.max_upload_bytes, 64 * 1024 * 1024), log });
   // Ended sessions and spent tickets are deleted now and then (regulation prunes itself).
   const pruneTimer = setInterval(() => {
     const at = Date.now();
@@ -151,13 +187,14 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   const identityForOwnRoute = async (request: Request): Promise<Identity> =>
     resolveIdentity(request, { ticketPurpose: null, search: "", clientIp: clientOf(request).ip, now: Date.now() });
 
+  const mfaKey = deriveKey(secret.key, "mfa-secret-encryption");
   const auth = authRoutes({
     db: database.db,
     sessions,
     tickets,
     regulator,
     passwordSettings,
-    mfaKey: deriveKey(secret.key, "mfa-secret-encryption"),
+    mfaKey,
     log,
     resolveIdentity: identityForOwnRoute,
     clientIp: (request) => clientOf(request).ip,
@@ -169,6 +206,20 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     stepUpSeconds: config.sessions.step_up_minutes * 60,
   });
   const guard = createAdminGuard({ sessions, resolveIdentity: identityForOwnRoute });
+  /** ComfyUI's JSON for the gateway's own use (model lists for admins), not on behalf of a user. */
+  const upstreamJson: UpstreamJson = async (path) => {
+    const response = await fetch(`${upstream.origin}${upstream.basePath}${path}`, { signal: upstream.responseTimeoutMs > 0 ? AbortSignal.timeout(upstream.responseTimeoutMs) : null });
+    return { status: response.status, body: await response.json().catch(() => undefined) };
+  };
+  /** ComfyUI as one gateway user (their own comfy-user), for the admin's user-env actions. */
+  const upstreamAsUser: UpstreamAsUser = async (user, path, init = {}) => {
+    const comfyUser = await upstreamUsers.comfyUserFor(`user:${user.id}`, `mss_${user.username}`);
+    return fetch(`${upstream.origin}${upstream.basePath}${path}`, {
+      method: init.method ?? "GET",
+      headers: comfyUser === null ? {} : { "comfy-user": comfyUser },
+      signal: upstream.responseTimeoutMs > 0 ? AbortSignal.timeout(upstream.responseTimeoutMs) : null,
+    });
+  };
 
   const ownRoutes = new Elysia()
     .use(
@@ -204,10 +255,29 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         passwordSettings,
         log,
         confirmPassword: auth.confirmPassword,
+        sessionCookie: (request, token, maxAge) => sessionCookie(token, maxAge, clientOf(request).secure || request.url.startsWith("https:")),
         credentialsRevoked,
       }),
     )
-    .use(groupsRoutes({ groups: groupsStore, guard, log }))
+    .use(
+      passwordResetRoutes({
+        db: database.db,
+        guard,
+        sessions,
+        apiTokens,
+        tickets,
+        regulator,
+        passwordSettings,
+        mfaKey,
+        log,
+        clientIp: (request) => clientOf(request).ip,
+        confirmPassword: auth.confirmPassword,
+        credentialsRevoked,
+      }),
+    )
+    .use(groupsRoutes({ groups: groupsStore, guard, log, changed: () => relays.sweep() }))
+    .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
+    .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
@@ -239,7 +309,8 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     identity.kind === "user" ? { kind: "user", userId: identity.userId, username: identity.username, role: identity.role } : { kind: "anonymous" };
   const policyOptions: PolicyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes, allows: (role, key) => groupsStore.allows(role, key) };
 
-  function decideFor({ route, path, request, client }: ClassifiedRequest, identity: Identity): AccessDecision | Promise<AccessDecision> {
+  function decideFor(classified: ClassifiedRequest, identity: Identity): AccessDecision | Promise<AccessDecision> {
+    const { route, path, request, client } = classified;
     if (identity.kind === "anonymous") {
       const problem = identity.problem === null ? "Sign in to use ComfyUI." : (IDENTITY_PROBLEMS[identity.problem] ?? "Sign in to use ComfyUI.");
       return { allow: false, status: 401, code: identity.problem === null ? "AUTH_REQUIRED" : `AUTH_${identity.problem.toUpperCase()}`, message: problem, title: "Sign in required", loginRedirect: true };
@@ -271,21 +342,64 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     // The ComfyUI user's name carries a prefix of the gateway's own: when ComfyUI already has a
     // user of that name (our database was lost), adopting it cannot hand over someone else's.
     const allowed = known === undefined ? resolveComfyUser(principalKey, `mss_${identity.username}`) : allowAs(known);
+    // The client's own comfy-user header never reaches ComfyUI; one naming another user is an attempt worth writing down.
+    const claimed = request.headers.get("comfy-user");
+    if (claimed !== null && known !== undefined && claimed !== known && upstreamUsers.isUpstreamUser(claimed)) {
+      log.warn("isolation: refused", { user: identity.username, action: "comfy-user header", claimed });
+    }
     if (route.routeId === "users" && request.method === "GET") {
       const onlyCaller = (decision: AccessDecision): AccessDecision => (decision.allow ? { ...decision, filterResponse: onlyOwnComfyUser(decision.upstreamHeaders?.["comfy-user"] ?? null) } : decision);
       return allowed instanceof Promise ? allowed.then(onlyCaller) : onlyCaller(allowed);
     }
-    if (!route.websocket) return allowed;
-    const stillAllowed = stillAllowedFor(identity.credential);
-    const withCheck = (decision: AccessDecision): AccessDecision => (decision.allow ? { ...decision, stillAllowed } : decision);
+    if (!route.websocket) {
+      if (route.kind !== "comfy" || principal.kind !== "user") return allowed;
+      const role = principal.role;
+      const caller: IsolationCaller = {
+        userId: identity.userId,
+        username: identity.username,
+        role,
+        seesAll: role === "owner" || role === "admin" || groupsStore.allows(role, "can_view_all_comfyui_items"),
+        maxPending: config.queue.max_pending[role],
+      };
+      const around = isolation.forRequest({ request, routeId: route.routeId, method: request.method, params: route.params, path, search: classified.search, caller });
+      if (around === null) return allowed;
+      const isolate = (decision: AccessDecision): AccessDecision => {
+        if (!decision.allow) return decision;
+        const upstreamHeaders = around.headers === undefined ? decision.upstreamHeaders : { ...decision.upstreamHeaders, ...around.headers };
+        return "intercept" in around ? { ...decision, upstreamHeaders, intercept: around.intercept } : { ...decision, upstreamHeaders, filterResponse: around.filterResponse };
+      };
+      return allowed instanceof Promise ? allowed.then(isolate) : isolate(allowed);
+    }
+    if (Math.max(sockets.openSocketCount(identity.userId), recentSocketAttempts(identity.userId)) >= MAX_SOCKETS_PER_USER) {
+      return { allow: false, status: 429, code: "TOO_MANY_SOCKETS", message: `You have ${MAX_SOCKETS_PER_USER} connections open already; close some tabs.` };
+    }
+    // The credential must stay live, and the role must keep its right to the socket (a
+    // permission change closes it at the next sweep, which a change made here triggers at once).
+    const credentialLive = stillAllowedFor(identity.credential);
+    const socketRoute = { kind: route.kind, routeId: route.routeId, method: "GET", path, params: route.params };
+    const socketPrincipal = principal;
+    const stillAllowed = () => credentialLive() && decide(socketPrincipal, socketRoute, policyOptions).allow;
+    const withCheck = (decision: AccessDecision): AccessDecision =>
+      decision.allow ? { ...decision, stillAllowed, socketPolicy: sockets.policyFor(identity.userId, new URLSearchParams(classified.search).get("clientId")) } : decision;
     return allowed instanceof Promise ? allowed.then(withCheck) : withCheck(allowed);
+  }
+
+  /** Upgrade attempts per user in the last few seconds: a burst counts before its sockets are open. */
+  const socketAttempts = new Map<string, number[]>();
+  function recentSocketAttempts(userId: string): number {
+    const at = Date.now();
+    const recent = (socketAttempts.get(userId) ?? []).filter((t) => at - t < SOCKET_ATTEMPT_WINDOW_MS);
+    recent.push(at);
+    if (socketAttempts.size > 10_000) socketAttempts.clear(); // bounded; the window refills at once
+    socketAttempts.set(userId, recent);
+    return recent.length - 1;
   }
 
   const handle = createPipeline({
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
-    checkOrigin: createOriginCheck(config.public_origins),
+    checkOrigin: createOriginCheck(config.public_origins, [SESSION_COOKIE, SECURE_SESSION_COOKIE]),
     relays,
     resolveClient,
     authorise: (classified) => {
@@ -300,6 +414,12 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       return identity instanceof Promise ? identity.then((known) => decideFor(classified, known)) : decideFor(classified, identity);
     },
     handleOwnRoute: (request, client) => {
+      // The gateway's JSON API (`/mss-login/...`), like ComfyUI's JSON routes, refuses the
+      // content types a cross-site form could send when a cookie is what authenticates; its
+      // pages at the root (/login, /register, /reset, ...) take forms.
+      if (!SAFE_METHODS.has(request.method) && isGatewayApi(request) && carriesSessionCookieOnly(request) && isCorsSafelistedContentType(request.headers.get("content-type"))) {
+        return jsonError(415, "JSON_REQUIRED", "Send this request as application/json.");
+      }
       clients.set(request, client());
       return ownRoutes.handle(request);
     },
@@ -342,6 +462,18 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       process.stderr.write(`\n  No accounts yet. Create the owner within 30 minutes at:\n  ${setupLink}\n  (also in ${setupLinkFile}; or run: mss-login user add --username NAME --role owner --password-stdin)\n\n`);
     }
     const loopbackOnly = ["127.0.0.1", "::1", "localhost"].includes(config.listen.host);
+    const upstreamHost = new URL(config.upstream.url).hostname.replace(/^\[|\]$/g, "");
+    if (!["127.0.0.1", "::1", "localhost"].includes(upstreamHost) && !upstreamHost.startsWith("127.")) {
+      // Whoever reaches ComfyUI directly skips every check made here.
+      log.warn("ComfyUI is addressed beyond loopback: make sure nothing but the gateway can reach it (start ComfyUI with --listen 127.0.0.1, or firewall its port)", { upstream: config.upstream.url });
+    }
+    const plainHttp = config.public_origins.filter((origin) => origin.startsWith("http:"));
+    if (plainHttp.length > 0 || (!loopbackOnly && config.public_origins.length === 0)) {
+      // Cookies and passwords cross the network in clear unless TLS ends in front of the gateway.
+      log.warn("serving over plain HTTP: session cookies are not Secure and passwords travel in clear; put TLS in front (a reverse proxy listed in trusted_proxies) and list the https:// address in public_origins", {
+        plain_http_origins: plainHttp.join(",") || "(none set)",
+      });
+    }
     if (!loopbackOnly && config.public_origins.length === 0) {
       log.warn("public_origins is not set: any Host name is served, which leaves room for DNS rebinding; set it to the address(es) users open", {
         example: "MSS_LOGIN_PUBLIC_ORIGINS=https://comfy.example.com",

@@ -9,6 +9,8 @@ import sql0001 from "../../drizzle/0001_upstream_users.sql" with { type: "text" 
 import sql0002 from "../../drizzle/0002_auth.sql" with { type: "text" };
 import sql0003 from "../../drizzle/0003_roles.sql" with { type: "text" };
 import sql0004 from "../../drizzle/0004_isolation.sql" with { type: "text" };
+import sql0005 from "../../drizzle/0005_models.sql" with { type: "text" };
+import sql0006 from "../../drizzle/0006_shared_workflows.sql" with { type: "text" };
 import { buildMigrations, type Migration } from "./migration.ts";
 
 /** SQL text by migration tag (the file name without `.sql`). */
@@ -18,6 +20,8 @@ export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
   "0002_auth": sql0002,
   "0003_roles": sql0003,
   "0004_isolation": sql0004,
+  "0005_models": sql0005,
+  "0006_shared_workflows": sql0006,
 };
 
 /** The journal as embedded, for the consistency test. */

@@ -10,3 +10,4 @@ export * from "../gateway/tables.ts";
 export * from "../auth/tables.ts";
 export * from "../rbac/tables.ts";
 export * from "../isolation/tables.ts";
+export * from "../models/tables.ts";

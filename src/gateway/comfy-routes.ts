@@ -220,4 +220,4 @@ export const OWN_NAMESPACE_SEGMENT = "mss-login";
  * The gateway's own single-segment pages at the root, where the original MSS-Login put them
  * (clients depend on `/login`): ComfyUI has no route of these names.
  */
-export const OWN_ROOT_PAGES: ReadonlySet<string> = new Set(["login", "logout", "setup", "register", "mfa", "generate_token"]);
+export const OWN_ROOT_PAGES: ReadonlySet<string> = new Set(["login", "logout", "setup", "register", "reset", "mfa", "generate_token"]);

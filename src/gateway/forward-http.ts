@@ -4,7 +4,7 @@
  * handed to the client as it arrives, still encoded as the upstream sent it.
  */
 import { errorResponse } from "./error-response.ts";
-import { rewriteHeadersForUpstream, stripHopByHop } from "./forward-headers.ts";
+import { denyForeignFraming, rewriteHeadersForUpstream, stripHopByHop } from "./forward-headers.ts";
 import type { Upstream } from "./upstream.ts";
 
 export interface ForwardOptions {
@@ -19,6 +19,8 @@ export interface ForwardOptions {
   largeResponses?: boolean;
   /** Headers the gateway sets on the upstream request (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Headers set on the answer (over ComfyUI's): e.g. a sandbox for user files. */
+  responseHeaders?: Readonly<Record<string, string>> | undefined;
   /** Another method than the client's (an interceptor asking for something else). */
   method?: string | undefined;
   /** A body the gateway rewrote, instead of the client's. */
@@ -26,6 +28,16 @@ export interface ForwardOptions {
 }
 
 class UploadTooLarge extends Error {}
+
+/** A body transform (e.g. the multipart guard) found the request body unacceptable: 400, not "ComfyUI is down". */
+export class RequestBodyRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Passes the request body through, noting each chunk (so the response timeout counts from the
@@ -46,7 +58,7 @@ function watchBody(body: ReadableStream<Uint8Array>, maxBytes: number | null, on
   );
 }
 
-function tooLarge(request: Request, maxBytes: number): Response {
+export function tooLarge(request: Request, maxBytes: number): Response {
   return errorResponse(request, 413, "UPLOAD_TOO_LARGE", `The request body is larger than the limit of ${maxBytes} bytes.`, "Upload too large");
 }
 
@@ -114,6 +126,8 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
         } as RequestInit);
   } catch (error) {
     if (body !== null && isUploadTooLarge(error)) return tooLarge(request, options.maxUploadBytes);
+    const refused = body === null ? null : causeOfType(error, RequestBodyRefused);
+    if (refused !== null) return errorResponse(request, 400, refused.code, refused.message, "Bad request");
     if (timeout.signal.aborted) {
       return errorResponse(request, 504, "UPSTREAM_TIMEOUT", `ComfyUI did not answer within ${Math.round(upstream.responseTimeoutMs / 1000)} s.`, "ComfyUI is not answering");
     }
@@ -125,6 +139,8 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
 
   // The upstream response goes back as it is (status, body stream, encoding), less hop-by-hop headers.
   stripHopByHop(response.headers);
+  denyForeignFraming(response.headers);
+  if (options.responseHeaders !== undefined) for (const name in options.responseHeaders) response.headers.set(name, options.responseHeaders[name]!);
   return response;
 }
 
@@ -138,12 +154,17 @@ function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
 }
 
 function isUploadTooLarge(error: unknown): boolean {
+  return causeOfType(error, UploadTooLarge) !== null;
+}
+
+/** The error itself or one of its causes, when of that class (fetch wraps stream errors). */
+function causeOfType<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | null {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    if (current instanceof UploadTooLarge) return true;
+    if (current instanceof type) return current;
     current = current.cause;
   }
-  return false;
+  return null;
 }
 
 export const UPSTREAM_DOWN_MESSAGE =

@@ -5,7 +5,7 @@
  */
 import type { Server } from "bun";
 import { errorResponse, wantsHtml } from "./error-response.ts";
-import { forwardHttp } from "./forward-http.ts";
+import { forwardHttp, tooLarge, type ForwardOptions } from "./forward-http.ts";
 import type { ClientInfo } from "./client-address.ts";
 import type { OriginVerdict } from "./origin-check.ts";
 import { canonicaliseBunRequestUrl } from "./request-target.ts";
@@ -22,6 +22,8 @@ export interface ForwardChanges {
   body?: Uint8Array | ReadableStream<Uint8Array>;
   bodyLength?: number | null;
   contentType?: string;
+  /** Headers set on the upstream request, besides the decision's own. */
+  headers?: Record<string, string>;
 }
 
 export type AccessDecision =
@@ -105,6 +107,14 @@ export function withoutCredentialParams(search: string): string {
   return kept.length === 0 ? "" : `?${kept.join("&")}`;
 }
 
+/**
+ * Routes that serve files users put there (uploads, outputs, saved data): opened as a page,
+ * such a file (an SVG or HTML upload) must not run script on the gateway's origin, where it could
+ * act with the viewer's session (an admin's, say). `sandbox` gives it an origin of its own.
+ */
+const USER_FILE_ROUTES = new Set(["view", "view_metadata", "experiment.models.preview", "userdata.file", "workflow_templates.file", "assets.item.content", "internal.files"]);
+const USER_FILE_HEADERS: Readonly<Record<string, string>> = { "content-security-policy": "sandbox", "x-content-type-options": "nosniff" };
+
 /** Routes whose answers are usually large files (see ForwardOptions.largeResponses). */
 const LARGE_RESPONSE_ROUTES = new Set(["view", "experiment.models.preview", "assets.item.content"]);
 
@@ -142,7 +152,8 @@ export function createPipeline(options: PipelineOptions) {
     const decision = pending instanceof Promise ? await pending : pending;
     if (!decision.allow) {
       if (decision.loginRedirect && wantsHtml(request)) {
-        const next = encodeURIComponent(target.forwardPath + target.search);
+        // The address the user comes back to must not carry a credential into the sign-in page's history.
+        const next = encodeURIComponent(target.forwardPath + withoutCredentialParams(target.search));
         return new Response(null, { status: 302, headers: { location: `/login?next=${next}`, "cache-control": "no-store" } });
       }
       return errorResponse(request, decision.status, decision.code, decision.message, decision.title ?? "Access denied");
@@ -155,10 +166,16 @@ export function createPipeline(options: PipelineOptions) {
       return errorResponse(request, 405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed on this route.`, "Method not allowed", allow);
     }
 
-    const forwardTarget = target.forwardPath + withoutCredentialParams(target.search);
+    const forwardSearch = withoutCredentialParams(target.search);
+    const forwardTarget = target.forwardPath + forwardSearch;
+    // A page opened with a credential in its address must not hand that address on as a Referer.
+    const credentialInUrl = forwardSearch.length !== target.search.length;
     if (route.websocket && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       return openRelay(request, server, { upstream, forwardTarget, setHeaders: decision.upstreamHeaders, registry: options.relays, stillAllowed: decision.stillAllowed, policy: decision.socketPolicy });
     }
+    // A declared body over the limit is refused before anyone (ComfyUI, an interceptor) reads a byte of it.
+    const declaredLength = request.headers.get("content-length");
+    if (declaredLength !== null && Number(declaredLength) > options.maxUploadBytes) return tooLarge(request, options.maxUploadBytes);
     server.timeout(request, forwardIdleSeconds);
     const forwardOptions = {
       upstream,
@@ -166,18 +183,32 @@ export function createPipeline(options: PipelineOptions) {
       maxUploadBytes: options.maxUploadBytes,
       largeResponses: LARGE_RESPONSE_ROUTES.has(route.routeId),
       setHeaders: decision.upstreamHeaders,
+      responseHeaders: USER_FILE_ROUTES.has(route.routeId) ? USER_FILE_HEADERS : undefined,
     };
-    if (decision.intercept) {
-      return decision.intercept((changes = {}) =>
-        forwardHttp(request, {
-          ...forwardOptions,
-          forwardTarget: changes.target ?? forwardTarget,
-          method: changes.method,
-          replacementBody: changes.body === undefined ? undefined : { body: changes.body, length: changes.body instanceof Uint8Array ? changes.body.byteLength : (changes.bodyLength ?? null), contentType: changes.contentType },
-        }),
-      );
-    }
-    const forwarded = forwardHttp(request, forwardOptions);
-    return decision.filterResponse ? forwarded.then(decision.filterResponse) : forwarded;
+    if (credentialInUrl) return noReferrer(forwardAllowed(request, decision, forwardOptions));
+    return forwardAllowed(request, decision, forwardOptions);
   };
+}
+
+async function noReferrer(response: Promise<Response>): Promise<Response> {
+  const answer = await response;
+  answer.headers.set("referrer-policy", "no-referrer");
+  return answer;
+}
+
+/** The forward itself: through the decision's interceptor or response filter when it has one. */
+function forwardAllowed(request: Request, decision: Extract<AccessDecision, { allow: true }>, forwardOptions: ForwardOptions): Promise<Response> {
+  if (decision.intercept) {
+    return decision.intercept((changes = {}) =>
+      forwardHttp(request, {
+        ...forwardOptions,
+        forwardTarget: changes.target ?? forwardOptions.forwardTarget,
+        method: changes.method,
+        setHeaders: changes.headers === undefined ? decision.upstreamHeaders : { ...decision.upstreamHeaders, ...changes.headers },
+        replacementBody: changes.body === undefined ? undefined : { body: changes.body, length: changes.body instanceof Uint8Array ? changes.body.byteLength : (changes.bodyLength ?? null), contentType: changes.contentType },
+      }),
+    );
+  }
+  const forwarded = forwardHttp(request, forwardOptions);
+  return decision.filterResponse ? forwarded.then(decision.filterResponse) : forwarded;
 }

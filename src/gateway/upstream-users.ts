@@ -20,6 +20,8 @@ export interface UpstreamUserDirectory {
   comfyUserFor(principalKey: string, displayName: string): Promise<string | null>;
   /** The same answer without waiting when it is already known; undefined when it is not. */
   known(principalKey: string): string | null | undefined;
+  /** Whether ComfyUI has a user of that id (as last listed): a `comfy-user` naming one is someone's. */
+  isUpstreamUser(comfyUserId: string): boolean;
 }
 
 interface UsersListing {
@@ -94,6 +96,7 @@ export function createUpstreamUserDirectory(db: Db, upstream: Upstream): Upstrea
 
   return {
     known,
+    isUpstreamUser: (comfyUserId) => mode !== null && Object.hasOwn(mode.users, comfyUserId),
     comfyUserFor(principalKey, displayName) {
       const answer = known(principalKey);
       if (answer !== undefined) return Promise.resolve(answer);

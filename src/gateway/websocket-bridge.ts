@@ -8,6 +8,10 @@
  * (`send` reports backpressure) the relay stops reading from ComfyUI until the client drains;
  * when ComfyUI's socket has too much queued, it stops reading from the client until that
  * drains. Memory per relay stays bounded by one read plus the high-water mark.
+ *
+ * With a RelayPolicy (per-user isolation) the upstream socket is opened with the gateway's own
+ * sid, and upstream frames pass through the policy before the same flow control; without one
+ * the relay is transparent.
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { errorResponse } from "./error-response.ts";
@@ -108,16 +112,48 @@ function requestedProtocols(header: string | null): string[] | null {
 /**
  * What the gateway does to one user's socket (isolation, issue 4): the upstream socket gets a
  * sid the gateway minted, and each upstream message is passed, rewritten or dropped for this user.
+ *
+ * Lifecycle, as `openRelay` drives it: `claim()` before the upstream socket is opened (it may
+ * wait for an older socket with the same sid to close); then `upstreamClientId` is read;
+ * `opened(end)` once the upstream socket is open; `closed()` exactly once after a successful
+ * claim, when the upstream socket has closed (or never opened).
  */
 export interface RelayPolicy {
-  /** The clientId the upstream socket is opened with (replaces the client's `clientId`). */
-  upstreamClientId: string;
+  /** Resolves false when this connection must not open (a newer one with the same clientId replaced it). */
+  claim(): boolean | Promise<boolean>;
+  /** The clientId the upstream socket is opened with (replaces the client's `clientId`); read after `claim()`. */
+  readonly upstreamClientId: string;
+  /** The upstream socket is open; `end` closes the relay (both sides) with that code. */
+  opened(end: (code: number, reason: string) => void): void;
   /** Upstream → client text message: the text to send (possibly rewritten), or null to drop it. */
   toClientText(text: string): string | null;
   /** Upstream → client binary frame: deliver it or drop it. */
   toClientBinary(frame: Uint8Array): boolean;
-  /** The relay ended (either side closed). */
+  /** The upstream socket has closed (after a successful `claim()`). */
   closed(): void;
+}
+
+/**
+ * The request target with every `clientId` parameter replaced by the gateway's own; the other
+ * parameters keep their bytes and order. Names are compared decoded, as aiohttp reads them.
+ */
+export function withUpstreamClientId(target: string, clientId: string): string {
+  const queryStart = target.indexOf("?");
+  const path = queryStart < 0 ? target : target.slice(0, queryStart);
+  const query = queryStart < 0 ? "" : target.slice(queryStart + 1);
+  const kept = query === "" ? [] : query.split("&").filter((part) => parameterName(part) !== "clientId");
+  kept.push(`clientId=${encodeURIComponent(clientId)}`);
+  return `${path}?${kept.join("&")}`;
+}
+
+function parameterName(part: string): string {
+  const equals = part.indexOf("=");
+  const raw = (equals < 0 ? part : part.slice(0, equals)).replaceAll("+", " ");
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 export interface OpenRelayOptions {
@@ -136,12 +172,21 @@ export interface OpenRelayOptions {
  * does not happen (a malformed upgrade request, or the upstream down).
  */
 export async function openRelay(request: Request, server: Server<RelayData>, options: OpenRelayOptions): Promise<Response | undefined> {
-  const { upstream } = options;
+  const { upstream, policy } = options;
   // Check the client's side first: a bad upgrade must not cost an upstream connection.
   const key = request.headers.get("sec-websocket-key");
   const protocols = requestedProtocols(request.headers.get("sec-websocket-protocol"));
   if (key === null || !/^[A-Za-z0-9+/]{22}==$/.test(key) || request.headers.get("sec-websocket-version") !== "13" || protocols === null) {
     return errorResponse(request, 400, "BAD_WEBSOCKET_UPGRADE", "This request is not a valid WebSocket upgrade.");
+  }
+
+  let forwardTarget = options.forwardTarget;
+  if (policy !== undefined) {
+    const claim = policy.claim();
+    // Most claims are decided at once; only a reconnect that replaces an open socket waits.
+    const claimed = typeof claim === "boolean" ? claim : await claim;
+    if (!claimed) return errorResponse(request, 409, "CLIENT_ID_REPLACED", "A newer connection with the same clientId replaced this one.", "Connection replaced");
+    forwardTarget = withUpstreamClientId(forwardTarget, policy.upstreamClientId);
   }
 
   const headers: Record<string, string> = { ...options.setHeaders };
@@ -151,10 +196,16 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
   const userAgent = request.headers.get("user-agent");
   if (userAgent !== null) headers["user-agent"] = userAgent;
 
-  const socket = new WebSocket(upstream.wsOrigin + options.forwardTarget, {
-    headers,
-    ...(protocols.length > 0 ? { protocols } : {}),
-  } as unknown as string[]) as unknown as Bun.WebSocket;
+  let socket: Bun.WebSocket;
+  try {
+    socket = new WebSocket(upstream.wsOrigin + forwardTarget, {
+      headers,
+      ...(protocols.length > 0 ? { protocols } : {}),
+    } as unknown as string[]) as unknown as Bun.WebSocket;
+  } catch {
+    policy?.closed();
+    return errorResponse(request, 502, "UPSTREAM_UNAVAILABLE", "ComfyUI did not accept the WebSocket connection: it is down, still starting, or refused it.", "ComfyUI is down");
+  }
   socket.binaryType = "nodebuffer";
 
   const data: RelayData = {
@@ -167,11 +218,13 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
     stillAllowed: options.stillAllowed ?? null,
   };
   // Listeners go on before the socket can open so that no early frame is missed.
-  socket.addEventListener("message", (event) => relayToClient(data, event.data as string | Uint8Array));
+  socket.addEventListener("message", policy === undefined ? (event) => relayToClient(data, event.data as string | Uint8Array) : (event) => relayFiltered(data, policy, event.data as string | Uint8Array));
   socket.addEventListener("close", (event) => {
     data.upstreamClosed = { code: event.code, reason: event.reason };
     stopDrainWatch(data);
     if (data.client) closeClient(data.client, event.code, event.reason);
+    // Only now is the sid free at ComfyUI (a reconnect waits for this).
+    policy?.closed();
   });
 
   const opened = await new Promise<boolean>((resolve) => {
@@ -192,11 +245,33 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
     }
     return errorResponse(request, 502, "UPSTREAM_UNAVAILABLE", "ComfyUI did not accept the WebSocket connection: it is down, still starting, or refused it.", "ComfyUI is down");
   }
+  // Closing the upstream side ends the relay: its close event closes the client with the same code.
+  policy?.opened((code, reason) => closeUpstream(socket, code, reason));
 
   const upgradeHeaders = socket.protocol ? { "sec-websocket-protocol": socket.protocol } : undefined;
   if (server.upgrade(request, { data, ...(upgradeHeaders ? { headers: upgradeHeaders } : {}) })) return undefined;
   socket.close(1001, "client upgrade failed");
   return errorResponse(request, 400, "BAD_WEBSOCKET_UPGRADE", "This request is not a valid WebSocket upgrade.");
+}
+
+/** Starts the upstream closing handshake; reading resumes so that ComfyUI's close reply is seen. */
+function closeUpstream(upstream: Bun.WebSocket, code: number, reason: string): void {
+  if (upstream.readyState !== WebSocket.OPEN && upstream.readyState !== WebSocket.CONNECTING) return;
+  upstream.resume();
+  if (sendableCode(code)) upstream.close(code, reason);
+  else if (code === 1005) upstream.close();
+  else upstream.close(1001, "client went away");
+}
+
+/** Upstream → client through the user's policy. A policy that fails drops the message (fail closed). */
+function relayFiltered(data: RelayData, policy: RelayPolicy, message: string | Uint8Array): void {
+  let delivered: string | Uint8Array | null;
+  try {
+    delivered = typeof message === "string" ? policy.toClientText(message) : policy.toClientBinary(message) ? message : null;
+  } catch {
+    delivered = null;
+  }
+  if (delivered !== null) relayToClient(data, delivered);
 }
 
 function relayToClient(data: RelayData, message: string | Uint8Array): void {
@@ -263,11 +338,6 @@ export const relayHandlers: WebSocketHandler<RelayData> = {
     const data = client.data;
     data.registry?.delete(client);
     stopDrainWatch(data);
-    const upstream = data.upstream;
-    if (upstream.readyState === WebSocket.OPEN || upstream.readyState === WebSocket.CONNECTING) {
-      if (sendableCode(code)) upstream.close(code, reason);
-      else if (code === 1005) upstream.close();
-      else upstream.close(1001, "client went away");
-    }
+    closeUpstream(data.upstream, code, reason);
   },
 };

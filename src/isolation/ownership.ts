@@ -111,6 +111,12 @@ export function createOwnershipStore(db: Db) {
       }
     },
 
+    /** A history entry's `outputs`: node id → that node's output object (as in an `executed` message). */
+    recordHistoryOutputs(promptId: string, outputs: unknown, now: number): void {
+      if (typeof outputs !== "object" || outputs === null) return;
+      for (const nodeOutput of Object.values(outputs as Record<string, unknown>)) this.recordOutputs(promptId, nodeOutput, now);
+    },
+
     ownerOfFile(file: FileRef): string | null {
       const subfolder = normaliseSubfolder(file.subfolder);
       if (subfolder === null) return null;

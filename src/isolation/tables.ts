@@ -40,3 +40,21 @@ export const fileOwners = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.type, t.subfolder, t.filename] }), index("file_owners_user").on(t.userId)],
 );
+
+/**
+ * Workflows an admin promoted for everyone (issue 4): every signed-in user sees them as
+ * `workflows/shared/<name>` in their own workflow listings. Kept by the gateway rather than in
+ * one ComfyUI user's folder, so no ComfyUI user has to be readable by all and nobody can
+ * overwrite them through ComfyUI; only the admin API changes them.
+ */
+export const sharedWorkflows = sqliteTable("shared_workflows", {
+  /** The file name under `workflows/shared/`, e.g. `portrait.json` (validated: one safe segment ending .json). */
+  name: text("name").primaryKey(),
+  /** The workflow JSON as the user saved it (UTF-8 text). */
+  content: text("content").notNull(),
+  /** UTF-8 length of `content`: listings report it without reading the content. */
+  sizeBytes: integer("size_bytes").notNull(),
+  /** The gateway user id of the admin who promoted it. */
+  promotedBy: text("promoted_by").notNull(),
+  promotedAt: integer("promoted_at").notNull(),
+});

@@ -14,6 +14,8 @@ export interface GroupsRouteDeps {
   groups: GroupsStore;
   guard: AdminGuard;
   log: Logger;
+  /** The matrix changed: open sockets are re-checked against it now. */
+  changed(): void;
 }
 
 export function groupsRoutes(deps: GroupsRouteDeps) {
@@ -31,6 +33,7 @@ export function groupsRoutes(deps: GroupsRouteDeps) {
     try {
       const written = deps.groups.update(body.groups, { callerIsOwner: caller.identity.role === "owner" });
       deps.log.info("permissions changed", { values: written, roles: Object.keys(body.groups as object), by: caller.identity.username });
+      deps.changed();
       return json({ status: "ok", updated: written });
     } catch (error) {
       if (error instanceof GroupsError) return jsonError(error.status, error.code, error.message);

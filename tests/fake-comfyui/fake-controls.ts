@@ -76,10 +76,11 @@ export class FakeControls {
    * `count` text messages `{type, data: {seq, pad}}` with about `bytes` of padding, sent back to
    * back (WebSocket throughput benchmarks). Returns the sids reached.
    */
-  flood(type: string, count: number, bytes: number, sid: string | null = null): string[] {
+  /** `promptId`: messages carry it, as a prompt's progress events do (for per-user filtering). */
+  flood(type: string, count: number, bytes: number, sid: string | null = null, promptId: string | null = null): string[] {
     const targets = sid === null ? this.state.hub.sids() : this.state.hub.sids().filter((s) => s === sid);
     const pad = "x".repeat(Math.max(0, bytes));
-    for (let seq = 0; seq < count; seq++) this.state.hub.sendJson(sid, type, { seq, pad });
+    for (let seq = 0; seq < count; seq++) this.state.hub.sendJson(sid, type, promptId === null ? { seq, pad } : { seq, pad, prompt_id: promptId });
     return targets;
   }
 

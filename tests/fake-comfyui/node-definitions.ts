@@ -335,3 +335,62 @@ export const FAKE_SAMPLER_DEFINITION: NodeDefinition = {
   category: "sampling",
   output_node: false,
 };
+
+/**
+ * Two core loaders of ComfyUI 0.3.64 (`nodes.py`), as its `/object_info` shows them, for tests of
+ * model visibility. Their option lists are filled in at request time from the installed models
+ * (`models` option; empty by default). Never executed: no fake node consumes MODEL or CLIP.
+ */
+export const MODEL_LOADER_DEFINITIONS: Record<string, NodeDefinition> = {
+  CheckpointLoaderSimple: {
+    input: {
+      required: {
+        ckpt_name: [[], { tooltip: "The name of the checkpoint (model) to load." }],
+      },
+    },
+    input_order: { required: ["ckpt_name"] },
+    output: ["MODEL", "CLIP", "VAE"],
+    output_is_list: [false, false, false],
+    output_name: ["MODEL", "CLIP", "VAE"],
+    name: "CheckpointLoaderSimple",
+    display_name: "Load Checkpoint",
+    description: "Loads a diffusion model checkpoint, diffusion models are used to denoise latents.",
+    python_module: "nodes",
+    category: "loaders",
+    output_node: false,
+    output_tooltips: [
+      "The model used for denoising latents.",
+      "The CLIP model used for encoding text prompts.",
+      "The VAE model used for encoding and decoding images to and from latent space.",
+    ],
+  },
+  LoraLoader: {
+    input: {
+      required: {
+        model: ["MODEL", { tooltip: "The diffusion model the LoRA will be applied to." }],
+        clip: ["CLIP", { tooltip: "The CLIP model the LoRA will be applied to." }],
+        lora_name: [[], { tooltip: "The name of the LoRA." }],
+        strength_model: ["FLOAT", { default: 1, min: -100, max: 100, step: 0.01, tooltip: "How strongly to modify the diffusion model. This value can be negative." }],
+        strength_clip: ["FLOAT", { default: 1, min: -100, max: 100, step: 0.01, tooltip: "How strongly to modify the CLIP model. This value can be negative." }],
+      },
+    },
+    input_order: { required: ["model", "clip", "lora_name", "strength_model", "strength_clip"] },
+    output: ["MODEL", "CLIP"],
+    output_is_list: [false, false],
+    output_name: ["MODEL", "CLIP"],
+    name: "LoraLoader",
+    display_name: "Load LoRA",
+    description:
+      "LoRAs are used to modify diffusion and CLIP models, altering the way in which latents are denoised such as applying styles. Multiple LoRA nodes can be linked together.",
+    python_module: "nodes",
+    category: "loaders",
+    output_node: false,
+    output_tooltips: ["The modified diffusion model.", "The modified CLIP model."],
+  },
+};
+
+/** Which loader input lists which model folder. */
+export const MODEL_LOADER_FOLDERS: Record<string, { input: string; folder: string }> = {
+  CheckpointLoaderSimple: { input: "ckpt_name", folder: "checkpoints" },
+  LoraLoader: { input: "lora_name", folder: "loras" },
+};

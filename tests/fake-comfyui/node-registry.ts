@@ -4,6 +4,8 @@
  */
 import {
   FAKE_SAMPLER_DEFINITION,
+  MODEL_LOADER_DEFINITIONS,
+  MODEL_LOADER_FOLDERS,
   RECORDED_NODE_DEFINITIONS,
   type NodeDefinition,
 } from "./node-definitions.ts";
@@ -20,6 +22,7 @@ export interface InputSpec {
 const DEFINITIONS: Record<string, NodeDefinition> = {
   ...RECORDED_NODE_DEFINITIONS,
   FakeSampler: FAKE_SAMPLER_DEFINITION,
+  ...MODEL_LOADER_DEFINITIONS,
 };
 
 export function isKnownClass(classType: string): boolean {
@@ -34,14 +37,23 @@ function objectAt(value: JsonValue | undefined): { [key: string]: JsonValue } {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? value : {};
 }
 
-/** The definition as `/object_info` shows it; LoadImage lists the given input files. */
-export function nodeDefinition(classType: string, loadImageOptions: string[]): NodeDefinition | undefined {
+/**
+ * The definition as `/object_info` shows it; LoadImage lists the given input files, the model
+ * loaders the installed models of their folder (`modelFiles`: folder → names).
+ */
+export function nodeDefinition(classType: string, loadImageOptions: string[], modelFiles: Record<string, string[]> = {}): NodeDefinition | undefined {
   const definition = DEFINITIONS[classType];
   if (definition === undefined) return undefined;
-  if (classType !== "LoadImage") return structuredClone(definition);
+  const loader = MODEL_LOADER_FOLDERS[classType];
+  if (classType !== "LoadImage" && loader === undefined) return structuredClone(definition);
   const copy = structuredClone(definition);
   const required = objectAt(objectAt(copy.input).required);
-  required.image = [loadImageOptions, { image_upload: true }];
+  if (loader !== undefined) {
+    const spec = required[loader.input] as JsonValue[];
+    spec[0] = [...(modelFiles[loader.folder] ?? [])].sort();
+  } else {
+    required.image = [loadImageOptions, { image_upload: true }];
+  }
   return copy;
 }
 
@@ -55,8 +67,8 @@ export function returnTypes(classType: string): string[] {
 }
 
 /** Required inputs first, then optional ones, each in `input_order`. */
-export function inputSpecs(classType: string, loadImageOptions: string[]): InputSpec[] {
-  const definition = nodeDefinition(classType, loadImageOptions);
+export function inputSpecs(classType: string, loadImageOptions: string[], modelFiles: Record<string, string[]> = {}): InputSpec[] {
+  const definition = nodeDefinition(classType, loadImageOptions, modelFiles);
   if (definition === undefined) return [];
   const input = objectAt(definition.input);
   const specs: InputSpec[] = [];

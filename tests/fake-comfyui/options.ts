@@ -35,6 +35,12 @@ export interface FakeComfyUIOptions {
   users?: Record<string, string>;
   /** Initial user data per user id (e.g. `{ alice_…: { "workflows/a.json": "{}" } }`). */
   userFiles?: Record<string, UserFilesSeed>;
+  /**
+   * Installed model files by folder (`{ checkpoints: ["sd15.safetensors"] }`), listed by
+   * `/models/{folder}`, `/experiment/models/{folder}`, `/embeddings` and the loaders' lists.
+   * Default: none, like the recorded server.
+   */
+  models?: Record<string, string[]>;
   /** Makes generated ids (prompt ids, sids, user ids, temp prefixes) repeatable. */
   seed?: number;
   /** Clock in milliseconds since the epoch (default `Date.now`). */
@@ -55,6 +61,7 @@ export interface ResolvedOptions {
   workMsPerMegapixel: number;
   users: Record<string, string> | undefined;
   userFiles: Record<string, UserFilesSeed>;
+  models: Record<string, string[]>;
   seed: number | undefined;
   now: () => number;
   logRequests: boolean;
@@ -79,6 +86,7 @@ export function resolveOptions(options: FakeComfyUIOptions = {}): ResolvedOption
     workMsPerMegapixel: options.workMsPerMegapixel ?? 25,
     users: options.users,
     userFiles: options.userFiles ?? {},
+    models: options.models ?? {},
     seed: options.seed,
     now: options.now ?? Date.now,
     logRequests: options.logRequests ?? false,

@@ -38,6 +38,8 @@ export type ValidationResult =
 /** What validation needs to know about the world outside the graph. */
 export interface ValidationContext {
   loadImageOptions: string[];
+  /** Installed model files by folder (the loaders' option lists). */
+  modelFiles?: Record<string, string[]>;
   inputFileExists(annotatedName: string): boolean;
 }
 
@@ -99,7 +101,7 @@ class PromptValidator {
     const inputs = isObject(node.inputs) ? node.inputs : {};
     const errors: ValidationError[] = [];
     let valid = true;
-    for (const spec of inputSpecs(node.class_type, this.context.loadImageOptions)) {
+    for (const spec of inputSpecs(node.class_type, this.context.loadImageOptions, this.context.modelFiles)) {
       const name = spec.name;
       const inputConfig: JsonValue = [spec.type, spec.config];
       if (!Object.hasOwn(inputs, name)) {

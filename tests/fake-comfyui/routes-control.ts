@@ -4,7 +4,7 @@
  *
  *   POST   /__fake/broadcast  {type, data, sid?}          → {sent_to: [sid…]}
  *   POST   /__fake/binary     {sid?, event, …}             → {sent_to: [sid…]}
- *   POST   /__fake/flood      {type, count?, bytes?, sid?}  → {sent_to, count}  (WS throughput)
+ *   POST   /__fake/flood      {type, count?, bytes?, sid?, prompt_id?}  → {sent_to, count}  (WS throughput)
  *   POST   /__fake/step                                     → {state, prompt_id, node, next}
  *   POST   /__fake/execution  {mode: "auto"|"manual"}      → {mode}
  *   POST   /__fake/pause, /__fake/resume                    → {paused}  (stop/start taking prompts)
@@ -44,7 +44,8 @@ export function controlRoutes(controls: FakeControls): RouteTable {
     const count = typeof body.count === "number" ? Math.max(0, Math.floor(body.count)) : 1000;
     const bytes = typeof body.bytes === "number" ? body.bytes : 64;
     const sid = typeof body.sid === "string" ? body.sid : null;
-    return jsonResponse({ sent_to: controls.flood(body.type, count, bytes, sid), count });
+    const promptId = typeof body.prompt_id === "string" ? body.prompt_id : null;
+    return jsonResponse({ sent_to: controls.flood(body.type, count, bytes, sid, promptId), count });
   });
   table.add("POST", "/__fake/binary", async (ctx) => {
     const body = asRecord(await readJsonOr(ctx, {}));

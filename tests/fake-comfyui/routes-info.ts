@@ -11,33 +11,46 @@ import { EXTENSION_URLS, type WebRoot } from "./web-root.ts";
 
 function objectInfo(ctx: RequestContext): Response {
   const options = loadImageOptions(ctx.state.files);
-  return jsonResponse(Object.fromEntries(nodeClassNames().map((name) => [name, nodeDefinition(name, options)])));
+  return jsonResponse(Object.fromEntries(nodeClassNames().map((name) => [name, nodeDefinition(name, options, ctx.state.options.models)])));
 }
 
 function objectInfoOne(ctx: RequestContext): Response {
   const name = ctx.params.node_class as string;
-  const definition = nodeDefinition(name, loadImageOptions(ctx.state.files));
+  const definition = nodeDefinition(name, loadImageOptions(ctx.state.files), ctx.state.options.models);
   return jsonResponse(definition === undefined ? {} : { [name]: definition });
+}
+
+/** The installed files of one folder, sorted (`models` option; none by default, su-010). */
+function modelFilesIn(ctx: RequestContext, folder: string): string[] {
+  return [...(ctx.state.options.models[folder] ?? [])].sort();
 }
 
 function models(): Response {
   return jsonResponse(Object.keys(FOLDER_PATHS));
 }
 
-/** Every folder is empty: no models are installed (su-010); unknown folders are 404 (su-011). */
+/** The folder's installed files; unknown folders are 404 (su-011). */
 function modelsInFolder(ctx: RequestContext): Response {
-  return Object.hasOwn(FOLDER_PATHS, ctx.params.folder as string) ? jsonResponse([]) : emptyResponse(404);
+  const folder = ctx.params.folder as string;
+  return Object.hasOwn(FOLDER_PATHS, folder) ? jsonResponse(modelFilesIn(ctx, folder)) : emptyResponse(404);
 }
 
+/** `[{name, pathIndex, modified, created, size}]`, with fixed times and sizes. */
 function experimentModelsInFolder(ctx: RequestContext): Response {
-  const known = experimentModels().some((entry) => entry.name === ctx.params.folder);
-  return known ? jsonResponse([]) : emptyResponse(404);
+  const folder = ctx.params.folder as string;
+  if (!experimentModels().some((entry) => entry.name === folder)) return emptyResponse(404);
+  return jsonResponse(modelFilesIn(ctx, folder).map((name) => ({ name, pathIndex: 0, modified: 1764504000, created: 1764504000, size: 1024 })));
+}
+
+/** Embedding names without their extension, as ComfyUI lists them. */
+function embeddings(ctx: RequestContext): Response {
+  return jsonResponse(modelFilesIn(ctx, "embeddings").map((name) => name.replace(/\.[^./]+$/, "")));
 }
 
 export function infoRoutes(webRoot: WebRoot): RouteSpec[] {
   const routes: RouteSpec[] = [
     { method: "GET", path: "/", handler: (ctx) => webRoot.index(ctx.req, ctx.state.options.profile) },
-    { method: "GET", path: "/embeddings", handler: () => jsonResponse([]) },
+    { method: "GET", path: "/embeddings", handler: embeddings },
     { method: "GET", path: "/models", handler: models },
     { method: "GET", path: "/models/{folder}", handler: modelsInFolder },
     { method: "GET", path: "/extensions", handler: () => jsonResponse(EXTENSION_URLS) },

@@ -45,6 +45,7 @@ async function postPrompt(ctx: RequestContext): Promise<Response> {
   }
   const validation = validatePrompt(prompt, body.partial_execution_targets, {
     loadImageOptions: loadImageOptions(state.files),
+    modelFiles: state.options.models,
     inputFileExists: (name) => inputFileExists(state.files, name),
   });
   let extraData: JsonObject = {};

@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rawHttp, startTestGateway, statusOf, type TestGateway } from "../support/gateway.ts";
-import { startGarbageUpstream, startProbeUpstream, type ProbeUpstream } from "../support/probe-upstream.ts";
+import { PROBE_PROMPT_ID, probePreviewFrame, startGarbageUpstream, startProbeUpstream, type ProbeUpstream } from "../support/probe-upstream.ts";
+import { openDatabase } from "../../src/db/index.ts";
+import { createOwnershipStore } from "../../src/isolation/ownership.ts";
 
 let probe: ProbeUpstream;
 let gateway: TestGateway;
@@ -31,7 +33,7 @@ function lastRequest() {
 
 describe("request headers", () => {
   test("identity, routing and hop-by-hop headers never reach the upstream; Host and Origin are the upstream's", async () => {
-    const response = await gateway.fetch(`/api/prompt`, {
+    const response = await gateway.fetch(`/api/userdata/x.json`, {
       method: "POST",
       body: "{}",
       headers: {
@@ -97,7 +99,7 @@ describe("responses", () => {
     probe.behaviour.gzip = true;
     probe.behaviour.bodyBytes = 4096;
     try {
-      const raw = await gateway.raw("GET /api/view?filename=x.bin HTTP/1.1\r\nHost: gw\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
+      const raw = await gateway.raw("GET /api/view?filename=x.bin&type=input HTTP/1.1\r\nHost: gw\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n");
       expect(statusOf(raw)).toBe(200);
       expect(raw.toLowerCase()).toContain("content-encoding: gzip");
     } finally {
@@ -109,7 +111,7 @@ describe("responses", () => {
   test("a large response streams through intact", async () => {
     probe.behaviour.bodyBytes = 20 * 1024 * 1024;
     try {
-      const response = await gateway.fetch(`/api/view?filename=big.bin`);
+      const response = await gateway.fetch(`/api/view?filename=big.bin&type=input`);
       const body = new Uint8Array(await response.arrayBuffer());
       expect(body.byteLength).toBe(20 * 1024 * 1024);
       expect(body[1000]).toBe(1000 % 251);
@@ -122,9 +124,9 @@ describe("responses", () => {
 
 describe("request bodies and the upload limit", () => {
   test("a body under the limit is streamed to the upstream, with or without a declared length", async () => {
-    const declared = await gateway.fetch(`/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD - 10) });
+    const declared = await gateway.fetch(`/api/userdata/blob.bin`, { method: "POST", body: new Uint8Array(MAX_UPLOAD - 10) });
     expect(await declared.json()).toEqual({ received: MAX_UPLOAD - 10 });
-    const chunked = await gateway.fetch(`/api/upload/image`, {
+    const chunked = await gateway.fetch(`/api/userdata/blob.bin`, {
       method: "POST",
       body: new ReadableStream({
         start(controller) {
@@ -138,14 +140,14 @@ describe("request bodies and the upload limit", () => {
 
   test("a declared length over the limit is refused with 413 before the upstream is contacted", async () => {
     const before = probe.requests.length;
-    const response = await gateway.fetch(`/api/upload/image`, { method: "POST", body: new Uint8Array(MAX_UPLOAD + 1) });
+    const response = await gateway.fetch(`/api/userdata/blob.bin`, { method: "POST", body: new Uint8Array(MAX_UPLOAD + 1) });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: "UPLOAD_TOO_LARGE" });
     expect(probe.requests.length).toBe(before);
   });
 
   test("a chunked body that grows past the limit is cut off with 413", async () => {
-    const response = await gateway.fetch(`/api/upload/image`, {
+    const response = await gateway.fetch(`/api/userdata/blob.bin`, {
       method: "POST",
       body: new ReadableStream({
         start(controller) {
@@ -239,9 +241,9 @@ describe("requests from other sites (CSRF, cross-site WebSocket hijacking)", () 
   test("with public_origins set, only those origins may send requests", async () => {
     const gw = await startTestGateway(probe.url, [], { MSS_LOGIN_PUBLIC_ORIGINS: `https://comfy.example.com,${"http://127.0.0.1"}` });
     try {
-      const ok = await gw.raw("POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: https://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+      const ok = await gw.raw("POST /api/userdata/x.json HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: https://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
       expect(statusOf(ok)).toBe(200);
-      const wrong = await gw.raw("POST /api/prompt HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: http://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+      const wrong = await gw.raw("POST /api/userdata/x.json HTTP/1.1\r\nHost: comfy.example.com\r\nOrigin: http://comfy.example.com\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
       expect(statusOf(wrong)).toBe(403);
     } finally {
       await gw.stop();
@@ -280,7 +282,7 @@ describe("upstream failures", () => {
 
   test("a slow upload is not mistaken for a slow ComfyUI: the response timeout counts from the last byte sent", async () => {
     let sent = 0;
-    const response = await gateway.fetch(`/api/upload/image`, {
+    const response = await gateway.fetch(`/api/userdata/blob.bin`, {
       method: "POST",
       body: new ReadableStream({
         async pull(controller) {
@@ -355,24 +357,32 @@ describe("WebSocket relay", () => {
   }
 
   test("the upstream's first frame arrives, text and binary frames cross both ways in order and keep their kind", async () => {
+    // The relay filters per user: the previews below belong to a prompt of the test account's.
+    const database = openDatabase(gateway.dataDir);
+    createOwnershipStore(database.db).recordPrompt({ promptId: PROBE_PROMPT_ID, owner: { userId: gateway.account.userId, username: "tester" }, clientId: null, now: Date.now() });
+    database.close();
     const { socket, messages } = await connect();
     await until(() => messages.length >= 1);
+    // (The probe names itself; ComfyUI would name the minted sid, which the relay turns back into the client's id.)
     expect(messages[0]).toBe(JSON.stringify({ type: "status", data: { sid: "probe" } }));
-    socket.send("hello");
-    socket.send(new Uint8Array([9, 8, 7]));
-    socket.send("burst");
+    const hello = JSON.stringify({ type: "probe.hello", data: {} });
+    const preview = probePreviewFrame(new Uint8Array([9, 8, 7]));
+    const burst = JSON.stringify({ type: "probe.burst", data: {} });
+    socket.send(hello);
+    socket.send(preview);
+    socket.send(burst);
     await until(() => messages.length >= 1 + 3 + 200);
-    expect(messages[1]).toBe("hello");
-    expect(messages[2]).toEqual(new Uint8Array([9, 8, 7]));
-    expect(messages[3]).toBe("burst");
+    expect(messages[1]).toBe(hello);
+    expect(messages[2]).toEqual(preview);
+    expect(messages[3]).toBe(burst);
     for (let i = 0; i < 200; i++) {
       const m = messages[4 + i];
-      if (i % 2 === 0) expect(m).toBe(`m${i}`);
-      else expect(m).toEqual(new Uint8Array([i & 255, 1, 2]));
+      if (i % 2 === 0) expect(m).toBe(JSON.stringify({ type: "probe.burst", data: { i } }));
+      else expect(m).toEqual(probePreviewFrame(new Uint8Array([i & 255, 1, 2])));
     }
     const received = probe.wsReceived.slice(-3);
-    expect(received[0]).toBe("hello");
-    expect(new Uint8Array(received[1] as Uint8Array)).toEqual(new Uint8Array([9, 8, 7]));
+    expect(received[0]).toBe(hello);
+    expect(new Uint8Array(received[1] as Uint8Array)).toEqual(preview);
     socket.close();
   });
 
@@ -396,7 +406,8 @@ describe("WebSocket relay", () => {
     const socket = gateway.websocket("/api/ws?clientId=abc", { origin: gateway.url, "comfy-user": "mallory" });
     await new Promise((resolve) => (socket.onopen = resolve));
     const upgrade = probe.requests.filter((r) => r.target.startsWith("/api/ws")).at(-1)!;
-    expect(upgrade.target).toBe("/api/ws?clientId=abc");
+    // The client's id is replaced by one the gateway minted (no one can take over another's socket).
+    expect(upgrade.target).toMatch(/^\/api\/ws\?clientId=[0-9a-f]{32}$/);
     expect(upgrade.headers["origin"]).toBe(probe.url);
     expect(upgrade.headers["comfy-user"]).toBeUndefined();
     socket.close();

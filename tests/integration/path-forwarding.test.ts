@@ -33,8 +33,8 @@ async function send(method: string, target: string, extraHeaders = ""): Promise<
 const FORWARDED_AS_SENT: Array<[string, string]> = [
   ["GET", "/api/prompt"],
   ["GET", "/prompt"],
-  ["GET", "/api/history?max_items=200&offset=0"],
-  ["GET", "/view?x=/public/&filename=a.png"],
+  ["GET", "/api/object_info?max_items=200&offset=0"],
+  ["GET", "/view?x=/public/&filename=a.png&type=input"],
   ["GET", "/api/view?filename=up.png%20%5Binput%5D&type=output"],
   ["GET", "/api/userdata/workflows%2Fa.json"],
   ["GET", "/api/userdata/workflows%252Fa.json"],

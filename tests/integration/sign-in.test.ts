@@ -37,7 +37,7 @@ const GRAPH = {
 };
 
 async function login(body: Record<string, string>, headers: Record<string, string> = {}) {
-  return fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body), redirect: "manual" });
+  return fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", ...headers }, body: JSON.stringify(body), redirect: "manual" });
 }
 
 function cookieOf(response: Response): string {
@@ -104,20 +104,22 @@ describe("signing in", () => {
     expect(setCookie).toContain("SameSite=Lax");
     const cookie = cookieOf(response);
 
-    const submitted = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ prompt: GRAPH }) });
+    const submitted = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie, "content-type": "application/json" }, body: JSON.stringify({ prompt: GRAPH }) });
     expect(submitted.status).toBe(200);
     const { prompt_id } = (await submitted.json()) as { prompt_id: string };
     await fake.waitForIdle(5000);
-    const history = (await (await fetch(`${gateway.url}/api/history/${prompt_id}`, { headers: { cookie } })).json()) as Record<string, { outputs: Record<string, { images: Array<{ filename: string }> }> }>;
+    const history = (await (await fetch(`${gateway.url}/api/history/${prompt_id}`, { headers: { cookie } })).json()) as Record<string, { outputs: Record<string, { images: Array<{ filename: string; subfolder: string }> }> }>;
     const image = history[prompt_id]!.outputs["9"]!.images[0]!;
-    const view = await fetch(`${gateway.url}/api/view?filename=${image.filename}&type=output`, { headers: { cookie } });
+    // Outputs land in the user's own folder.
+    expect(image.subfolder).toBe(`u-${gateway.account.userId}`);
+    const view = await fetch(`${gateway.url}/api/view?filename=${image.filename}&subfolder=${image.subfolder}&type=output`, { headers: { cookie } });
     expect(view.status).toBe(200);
     expect(view.headers.get("content-type")).toBe("image/png");
 
     const me = await (await fetch(`${gateway.url}/mss-login/api/me`, { headers: { cookie } })).json();
     expect(me).toMatchObject({ username: "tester", role: "power", is_admin: false, permissions: { can_run: true, can_have_api_tokens: true, can_view_console: false } });
 
-    const logout = await fetch(`${gateway.url}/logout`, { method: "POST", headers: { cookie } });
+    const logout = await fetch(`${gateway.url}/logout`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie } });
     expect(logout.headers.getSetCookie()[0]).toContain("Max-Age=0");
     const after = await fetch(`${gateway.url}/api/queue`, { headers: { cookie } });
     expect(after.status).toBe(401);
@@ -127,12 +129,12 @@ describe("signing in", () => {
   test("with a cookie, JSON routes refuse the content types a cross-site form could send", async () => {
     const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
     for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
-      const response = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { cookie, "content-type": type }, body: JSON.stringify({ prompt: GRAPH }) });
+      const response = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie, "content-type": type }, body: JSON.stringify({ prompt: GRAPH }) });
       expect(response.status).toBe(415);
       expect(await response.json()).toMatchObject({ code: "JSON_REQUIRED" });
     }
     // The real front end saves settings as text/plain: that keeps working.
-    const setting = await fetch(`${gateway.url}/api/settings/Comfy.UseNewMenu`, { method: "POST", headers: { cookie, "content-type": "text/plain;charset=UTF-8" }, body: '"Top"' });
+    const setting = await fetch(`${gateway.url}/api/settings/Comfy.UseNewMenu`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie, "content-type": "text/plain;charset=UTF-8" }, body: '"Top"' });
     expect(setting.status).toBe(200);
   });
 
@@ -186,7 +188,8 @@ describe("signing in", () => {
     fake.clearRequests();
     expect(await open(`${gateway.wsUrl}/ws?clientId=t1&ticket=${ticket}`)).toEqual({ opened: true, firstType: "status" });
     // The ticket is the gateway's: ComfyUI sees the upgrade without it.
-    expect(fake.requests().find((r) => r.target.startsWith("/ws"))!.target).toBe("/ws?clientId=t1");
+    // The ticket never reaches ComfyUI; the client id is replaced by one the gateway minted.
+    expect(fake.requests().find((r) => r.target.startsWith("/ws"))!.target).toMatch(/^\/ws\?clientId=[0-9a-f]{32}$/);
     expect(await open(`${gateway.wsUrl}/ws?clientId=t1&ticket=${ticket}`)).toEqual({ opened: false });
   });
 });
@@ -257,7 +260,7 @@ describe("guest access", () => {
       expect(await (await fetch(`${local.url}/mss-login/api/me`, { headers: { cookie } })).json()).toMatchObject({ username: "guest", role: "guest", is_admin: false });
       expect((await fetch(`${local.url}/api/queue`, { headers: { cookie } })).status).toBe(200);
       expect((await fetch(`${local.url}/internal/logs`, { headers: { cookie } })).status).toBe(403);
-      expect((await fetch(`${local.url}/mss-login/generate_token`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ label: "g" }) })).status).toBe(403);
+      expect((await fetch(`${local.url}/mss-login/generate_token`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie, "content-type": "application/json" }, body: JSON.stringify({ label: "g" }) })).status).toBe(403);
     } finally {
       await local.stop();
     }
@@ -309,7 +312,7 @@ describe("brute force", () => {
     const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
     try {
       const post = (path: string, body: Record<string, string>, headers: Record<string, string>) =>
-        fetch(local.url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+        fetch(local.url + path, { method: "POST", headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", ...headers }, body: JSON.stringify(body) });
       const cookie = cookieOf(await post("/login", { username: "tester", password: TEST_PASSWORD }, {}));
       expect((await post("/mss-login/api/mfa/setup", { password: TEST_PASSWORD }, { cookie })).status).toBe(200);
       for (let i = 0; i < 3; i++) expect((await post("/mss-login/api/mfa/verify-setup", { code: `00000${i}` }, { cookie })).status).toBe(400);
@@ -396,7 +399,7 @@ describe("open WebSockets end with their credential", () => {
     const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
     const { opened, closed } = openSocket("/ws?clientId=logout-1", { cookie });
     await opened;
-    await fetch(`${gateway.url}/logout`, { method: "POST", headers: { cookie } });
+    await fetch(`${gateway.url}/logout`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie } });
     const event = await Promise.race([closed, Bun.sleep(3000).then(() => null)]);
     expect(event?.code).toBe(1008);
   });
@@ -414,7 +417,7 @@ describe("open WebSockets end with their credential", () => {
 describe("a user's own tokens and sessions", () => {
   test("create a token by session, list it (never its secret), use it, revoke it", async () => {
     const cookie = cookieOf(await login({ username: "tester", password: TEST_PASSWORD }));
-    const created = await fetch(`${gateway.url}/mss-login/generate_token`, { method: "POST", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ label: "phone", expire_hours: "24", scopes: "read" }) });
+    const created = await fetch(`${gateway.url}/mss-login/generate_token`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie, "content-type": "application/json" }, body: JSON.stringify({ label: "phone", expire_hours: "24", scopes: "read" }) });
     expect(created.status).toBe(200);
     const { jwt_token: token, id } = (await created.json()) as { jwt_token: string; id: string };
     expect(token).toMatch(/^mss_/);
@@ -429,7 +432,7 @@ describe("a user's own tokens and sessions", () => {
     expect(run.status).toBe(403);
     expect(await run.json()).toMatchObject({ code: "TOKEN_SCOPE" });
 
-    const revoked = await fetch(`${gateway.url}/mss-login/api/tokens`, { method: "DELETE", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify({ id }) });
+    const revoked = await fetch(`${gateway.url}/mss-login/api/tokens`, { method: "DELETE", headers: { "sec-fetch-site": "same-origin", cookie, "content-type": "application/json" }, body: JSON.stringify({ id }) });
     expect(revoked.status).toBe(200);
     expect((await fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
@@ -476,9 +479,9 @@ describe("a user's own tokens and sessions", () => {
     const local = await startTestGateway(fake.url, [], { MSS_LOGIN_AUTH__ALLOW_QUERY_TOKEN: "true" });
     try {
       fake.clearRequests();
-      expect((await fetch(`${local.url}/api/history?max_items=1&token=${local.account.token}`)).status).toBe(200);
-      const seen = fake.requests().filter((r) => r.target.startsWith("/api/history")).at(-1)!;
-      expect(seen.target).toBe("/api/history?max_items=1");
+      expect((await fetch(`${local.url}/api/prompt?max_items=1&token=${local.account.token}`)).status).toBe(200);
+      const seen = fake.requests().filter((r) => r.target.startsWith("/api/prompt")).at(-1)!;
+      expect(seen.target).toBe("/api/prompt?max_items=1");
     } finally {
       await local.stop();
     }
@@ -493,11 +496,11 @@ describe("a user's own tokens and sessions", () => {
     const seenByFirst = await listFor(first);
     expect(seenByFirst.filter((s) => s.is_current).length).toBe(1);
     expect(seenByFirst.some((s) => s.jti === secondJti && !s.is_current)).toBe(true);
-    const revoke = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: secondJti }) });
+    const revoke = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: secondJti }) });
     expect(revoke.status).toBe(200);
     expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: first } })).status).toBe(200);
     expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie: second } })).status).toBe(401);
-    const foreign = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: "not-mine" }) });
+    const foreign = await fetch(`${gateway.url}/mss-login/me/sessions/revoke`, { method: "POST", headers: { "sec-fetch-site": "same-origin", cookie: first, "content-type": "application/json" }, body: JSON.stringify({ jti: "not-mine" }) });
     expect(foreign.status).toBe(404);
   });
 });
@@ -507,7 +510,7 @@ describe("two-factor authentication", () => {
     const local = await startTestGateway(fake.url, [], { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "100" });
     try {
       const post = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
-        fetch(local.url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+        fetch(local.url + path, { method: "POST", headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", ...headers }, body: JSON.stringify(body) });
       const cookie = cookieOf(await post("/login", { username: "tester", password: TEST_PASSWORD }));
 
       expect((await post("/mss-login/api/mfa/setup", { password: "wrong password" }, { cookie })).status).toBe(403);

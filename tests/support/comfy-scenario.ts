@@ -49,7 +49,21 @@ async function record(base: string, path: string, init: RequestInit, headers: Re
  * gateway must replace). `fake` is the upstream behind `base`, stepped by hand so that both runs
  * see the same sequence of events.
  */
-export async function runComfySession(base: string, fake: FakeComfyUI, headers: Record<string, string>): Promise<RecordedRun> {
+/**
+ * What the session does as one user of the gateway. The gateway puts outputs and uploads in
+ * the user's folder and stamps the owner into the prompt: a direct run that is to compare with a
+ * gateway run does the same itself (`emulateGateway`), the gateway run leaves it to the gateway.
+ */
+export interface SessionUser {
+  /** The user's folder (`u-<id>`), where the gateway puts their uploads and outputs. */
+  folder: string;
+  /** A fresh UUID: the client chooses the prompt id, so both runs use the same one. */
+  promptId: string;
+  /** Set for the direct run: the rewrites the gateway would make. */
+  emulateGateway?: { owner: { user_id: string; username: string } };
+}
+
+export async function runComfySession(base: string, fake: FakeComfyUI, headers: Record<string, string>, user: SessionUser): Promise<RecordedRun> {
   const http: RecordedExchange[] = [];
   const frames: string[] = [];
   // Credentials go on the upgrade too (Bun's WebSocket client can send headers; browsers use a ticket).
@@ -72,16 +86,22 @@ export async function runComfySession(base: string, fake: FakeComfyUI, headers: 
 
   const form = new FormData();
   form.append("image", new Blob([TINY_PNG], { type: "image/png" }), "up.png");
-  form.append("subfolder", "");
+  form.append("subfolder", user.emulateGateway ? user.folder : "");
   http.push(await record(base, "/api/upload/image", { method: "POST", body: form }, headers));
-  http.push(await record(base, "/api/view?filename=up.png&type=input&subfolder=", {}, headers));
+  http.push(await record(base, `/api/view?filename=up.png&type=input&subfolder=${user.folder}`, {}, headers));
 
   http.push(await record(base, "/api/userdata/workflows%2Fa.json?overwrite=true&full_info=true", { method: "POST", body: WORKFLOW }, headers));
   http.push(await record(base, "/api/userdata/workflows%2Fa.json", {}, headers));
   http.push(await record(base, "/api/userdata?dir=workflows&recurse=true&split=false&full_info=true", {}, headers));
   http.push(await record(base, "/api/v2/userdata?path=workflows", {}, headers));
 
-  const submitted = await record(base, "/api/prompt", { method: "POST", body: JSON.stringify({ client_id: "session-1", prompt: GRAPH, extra_data: { extra_pnginfo: { workflow: { id: "wf-1" } } } }), headers: json }, headers);
+  const extraData: Record<string, unknown> = { extra_pnginfo: { workflow: { id: "wf-1" } } };
+  let graph: typeof GRAPH = GRAPH;
+  if (user.emulateGateway) {
+    extraData.x_mss_owner = user.emulateGateway.owner;
+    graph = { ...GRAPH, "9": { ...GRAPH["9"], inputs: { ...GRAPH["9"].inputs, filename_prefix: `${user.folder}/fx` } } };
+  }
+  const submitted = await record(base, "/api/prompt", { method: "POST", body: JSON.stringify({ client_id: "session-1", prompt_id: user.promptId, prompt: graph, extra_data: extraData }), headers: json }, headers);
   http.push(submitted);
   const promptId = (JSON.parse(Buffer.from(submitted.body, "base64").toString()) as { prompt_id: string }).prompt_id;
   http.push(await record(base, "/api/queue", {}, headers));
@@ -95,13 +115,13 @@ export async function runComfySession(base: string, fake: FakeComfyUI, headers: 
   http.push(await record(base, "/api/history", {}, headers));
   http.push(await record(base, `/api/history/${promptId}`, {}, headers));
   http.push(await record(base, "/api/history?max_items=1", {}, headers));
-  http.push(await record(base, "/api/view?filename=fx_00001_.png&type=output&subfolder=", {}, headers));
-  http.push(await record(base, "/view?filename=fx_00001_.png", { headers: { range: "bytes=0-15" } }, headers));
+  http.push(await record(base, `/api/view?filename=fx_00001_.png&type=output&subfolder=${user.folder}`, {}, headers));
+  http.push(await record(base, `/view?filename=fx_00001_.png&subfolder=${user.folder}`, { headers: { range: "bytes=0-15" } }, headers));
   http.push(await record(base, "/api/object_info/SaveImage", {}, headers));
   http.push(await record(base, "/api/features", {}, headers));
   http.push(await record(base, "/api/extensions", {}, headers));
   http.push(await record(base, "/", {}, headers));
-  http.push(await record(base, "/api/queue", { method: "POST", body: JSON.stringify({ delete: ["nope"] }), headers: json }, headers));
+  http.push(await record(base, "/api/queue", { method: "POST", body: JSON.stringify({ delete: [user.promptId] }), headers: json }, headers));
   http.push(await record(base, "/api/userdata/workflows%2Fa.json", { method: "DELETE" }, headers));
 
   socket.close();

@@ -72,7 +72,7 @@ export interface TestGateway extends RunningGateway, AuthedClient {
 }
 
 /** The gateway in-process, with one account (role `user` unless told) whose token the helpers use. */
-export async function startTestGateway(upstreamUrl: string, flags: string[] = [], env: Record<string, string> = {}, role: Role = "user"): Promise<TestGateway> {
+export async function startTestGateway(upstreamUrl: string, flags: string[] = [], env: Record<string, string> = {}, role: Role = "user", options: { logLines?: string[] } = {}): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
   const account = await createTestAccount(dataDir, "tester", role);
   const { config } = loadConfig({
@@ -82,7 +82,10 @@ export async function startTestGateway(upstreamUrl: string, flags: string[] = []
   });
   const database = openDatabase(config.data_dir);
   applyMigrations(database.sqlite);
-  const gateway = await startGateway({ config, database, log: createLogger("error") });
+  // With `logLines`, warnings and errors are kept there (for tests that check what is recorded).
+  const lines = options.logLines;
+  const log = lines === undefined ? createLogger("error") : createLogger("warn", { write: (line) => void lines.push(line) });
+  const gateway = await startGateway({ config, database, log });
   return {
     ...gateway,
     ...authedClient(gateway.url, gateway.port, account),

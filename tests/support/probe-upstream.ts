@@ -12,6 +12,21 @@ export interface RecordedRequest {
   bodyBytes: number;
 }
 
+/** The prompt the probe's binary previews belong to (tests record its owner in the gateway's database). */
+export const PROBE_PROMPT_ID = "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b";
+
+/** A ComfyUI preview frame with metadata (binary type 4) for PROBE_PROMPT_ID, carrying `image`. */
+export function probePreviewFrame(image: Uint8Array): Uint8Array<ArrayBuffer> {
+  const metadata = new TextEncoder().encode(JSON.stringify({ node_id: "1", prompt_id: PROBE_PROMPT_ID, display_node_id: "1", parent_node_id: null, real_node_id: "1", image_type: "image/png" }));
+  const frame = new Uint8Array(8 + metadata.length + image.length);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, 4);
+  view.setUint32(4, metadata.length);
+  frame.set(metadata, 8);
+  frame.set(image, 8 + metadata.length);
+  return frame;
+}
+
 export interface ProbeUpstream {
   url: string;
   port: number;
@@ -93,14 +108,16 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
       message(ws, message) {
         wsReceived.push(message);
         if (typeof message === "string" && message.startsWith("flood:")) {
-          // flood:<count>:<bytes> — numbered binary messages, sent as fast as the socket takes them.
+          // flood:<count>:<bytes> — numbered messages shaped like a ComfyUI extension's broadcast
+          // (`{"type":"probe.flood","data":{"seq":n,"pad":…}}`, which the per-user filter passes),
+          // sent as fast as the socket takes them.
           const [, countText, bytesText] = message.split(":");
           const count = Number(countText);
-          const payload = new Uint8Array(Number(bytesText));
+          const pad = "x".repeat(Math.max(0, Number(bytesText) - 64));
           let next = 0;
           const pump = () => {
             while (next < count) {
-              new DataView(payload.buffer).setUint32(0, next);
+              const payload = `{"type":"probe.flood","data":{"seq":${next},"pad":"${pad}"}}`;
               next++;
               if (ws.send(payload) === -1) {
                 wsBackpressured.count++;
@@ -117,9 +134,12 @@ export async function startProbeUpstream(): Promise<ProbeUpstream> {
           ws.close(code, `upstream closes ${code}`);
           return;
         }
-        // Echo, keeping the frame kind; then a burst to test ordering.
+        // Echo, keeping the frame kind; then a burst to test ordering: JSON text and type-4
+        // previews of PROBE_PROMPT_ID (a test records whose prompt that is).
         ws.send(message);
-        if (message === "burst") for (let i = 0; i < 200; i++) ws.send(i % 2 === 0 ? `m${i}` : new Uint8Array([i & 255, 1, 2]));
+        if (typeof message === "string" && message.includes('"probe.burst"')) {
+          for (let i = 0; i < 200; i++) ws.send(i % 2 === 0 ? JSON.stringify({ type: "probe.burst", data: { i } }) : probePreviewFrame(new Uint8Array([i & 255, 1, 2])));
+        }
       },
       drain(ws) {
         floods.get(ws)?.();
