@@ -4,12 +4,13 @@
  * `/mss-login/me/sessions`), each also under `/api/mss-login/...`.
  */
 import { Elysia } from "elysia";
+import { bothSpellings, json } from "./admin-guard.ts";
 import { jsonError } from "../gateway/error-response.ts";
 import { ApiTokenError, SCOPES, type ApiTokenStore } from "./api-tokens.ts";
 import type { Identity } from "./identity.ts";
 import { getUserById } from "./users.ts";
 import type { Db } from "../db/index.ts";
-import type { SessionStore } from "./sessions.ts";
+import { describeSession, type SessionStore } from "./sessions.ts";
 
 /** The original's default token lifetime. */
 const DEFAULT_TOKEN_HOURS = 720;
@@ -30,16 +31,7 @@ export interface AccountRouteDeps {
   now?: () => number;
 }
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
-}
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** Both spellings of a gateway path: `/mss-login/x` and `/api/mss-login/x`. */
-function both(path: string): [string, string] {
-  return [path, `/api${path}`];
-}
 
 export function accountRoutes(deps: AccountRouteDeps) {
   const now = deps.now ?? Date.now;
@@ -127,15 +119,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
     const identity = await signedIn(request, "read");
     if (identity instanceof Response) return identity;
     const current = identity.credential.kind === "session" ? identity.credential.jti : null;
-    const sessions = deps.sessions.listForUser(identity.userId, now()).map((s) => ({
-      jti: s.jti,
-      created_at_iso: iso(s.createdAt),
-      last_used_at_iso: iso(s.lastSeenAt),
-      exp_at_iso: iso(s.expiresAt),
-      client_ip: s.clientIp,
-      user_agent: s.userAgent,
-      is_current: s.jti === current,
-    }));
+    const sessions = deps.sessions.listForUser(identity.userId, now()).map((s) => ({ ...describeSession(s), is_current: s.jti === current }));
     return json({ sessions });
   }
 
@@ -150,12 +134,12 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   const app = new Elysia({ name: "account" });
-  for (const path of ["/generate_token", ...both("/mss-login/generate_token")]) app.post(path, ({ request }) => generateToken(request));
-  for (const path of both("/mss-login/api/tokens")) {
+  for (const path of ["/generate_token", ...bothSpellings("/mss-login/generate_token")]) app.post(path, ({ request }) => generateToken(request));
+  for (const path of bothSpellings("/mss-login/api/tokens")) {
     app.get(path, ({ request }) => listTokens(request));
     app.delete(path, ({ request }) => revokeToken(request));
   }
-  for (const path of both("/mss-login/me/sessions")) app.get(path, ({ request }) => listSessions(request));
-  for (const path of both("/mss-login/me/sessions/revoke")) app.post(path, ({ request }) => revokeSession(request));
+  for (const path of bothSpellings("/mss-login/me/sessions")) app.get(path, ({ request }) => listSessions(request));
+  for (const path of bothSpellings("/mss-login/me/sessions/revoke")) app.post(path, ({ request }) => revokeSession(request));
   return app;
 }

@@ -240,3 +240,17 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
 }
 
 export type SessionStore = ReturnType<typeof createSessionStore>;
+
+const isoTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** A session as the account and admin APIs show it (the original's `/me/sessions` fields, and where from). */
+export function describeSession(session: { jti: string; createdAt: number; lastSeenAt: number; expiresAt: number; clientIp: string | null; userAgent: string | null }) {
+  return {
+    jti: session.jti,
+    created_at_iso: isoTime(session.createdAt),
+    last_used_at_iso: isoTime(session.lastSeenAt),
+    exp_at_iso: isoTime(session.expiresAt),
+    client_ip: session.clientIp,
+    user_agent: session.userAgent,
+  };
+}

@@ -14,7 +14,7 @@ import { bothSpellings, json, readBody, usernameParam, type AdminCaller, type Ad
 import type { ApiTokenStore } from "./api-tokens.ts";
 import { mfaStatus, resetMfa } from "./mfa.ts";
 import type { PasswordSettings } from "./passwords.ts";
-import type { SessionStore } from "./sessions.ts";
+import { describeSession, type SessionStore } from "./sessions.ts";
 import { PAGE_HEADERS } from "./routes.ts";
 import {
   AccountError,
@@ -187,14 +187,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
     if (caller instanceof Response) return caller;
     const user = target(caller, username);
     if (user instanceof Response) return user;
-    const sessions = deps.sessions.listForUser(user.id, now()).map((s) => ({
-      jti: s.jti,
-      created_at_iso: iso(s.createdAt),
-      last_used_at_iso: iso(s.lastSeenAt),
-      exp_at_iso: iso(s.expiresAt),
-      client_ip: s.clientIp,
-      user_agent: s.userAgent,
-    }));
+    const sessions = deps.sessions.listForUser(user.id, now()).map(describeSession);
     return json({ username: user.username, sessions });
   }
 

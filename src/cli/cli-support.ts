@@ -48,6 +48,16 @@ export function parseArguments(command: string, allowed: readonly string[], args
   return { options, configArgv };
 }
 
+/** The subcommand of a command group (`user add` → "add"), or a usage error naming the choices. */
+export function subcommandOf<T extends string>(group: string, subcommands: readonly T[], args: readonly string[]): T {
+  const first = args[0];
+  if (first === undefined || !(subcommands as readonly string[]).includes(first)) {
+    const got = first === undefined ? "none" : JSON.stringify(first);
+    throw new UsageError(`${group} needs a subcommand: ${subcommands.join(", ")} (got ${got})`);
+  }
+  return first as T;
+}
+
 export function requiredValue(command: string, options: ParsedArguments["options"], name: string): string {
   const value = options.get(name);
   if (typeof value !== "string" || value === "") throw new UsageError(`${command} needs ${name}`);

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createGroupsStore, GroupsError } from "../rbac/groups-store.ts";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from "../main.ts";
-import { openStore, parseArguments } from "./cli-support.ts";
+import { openStore, parseArguments, subcommandOf } from "./cli-support.ts";
 import { isAbsolute, resolve } from "node:path";
 
 const SUBCOMMANDS = ["import", "export"] as const;
@@ -16,12 +16,7 @@ type Subcommand = (typeof SUBCOMMANDS)[number];
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
 export async function runGroupsCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const first = args[0];
-  if (first === undefined || !(SUBCOMMANDS as readonly string[]).includes(first)) {
-    const got = first === undefined ? "none" : JSON.stringify(first);
-    throw new UsageError(`groups needs a subcommand: ${SUBCOMMANDS.join(", ")} (got ${got})`);
-  }
-  const subcommand = first as Subcommand;
+  const subcommand = subcommandOf<Subcommand>("groups", SUBCOMMANDS, args);
   const command = `groups ${subcommand}`;
   const fileArg = args[1] !== undefined && !args[1].startsWith("--") ? args[1] : undefined;
   const { configArgv } = parseArguments(command, [], args.slice(fileArg === undefined ? 1 : 2));

@@ -21,7 +21,7 @@ import { defaultMatrix, roleAllows, ROLE_NAMES } from "../rbac/permissions.ts";
 import { allowListEntryFor, decide, type Principal, type Role } from "../rbac/policy.ts";
 import { describeRequirement, ROUTE_PERMISSIONS, ruleFor, UNKNOWN_ROUTE_ID, type PermissionRule } from "../rbac/route-permissions.ts";
 import { EXIT_FAILURE, EXIT_OK, openAndMigrate, UsageError, type CliIo } from "../main.ts";
-import { formatTable, parseArguments } from "./cli-support.ts";
+import { formatTable, parseArguments, subcommandOf } from "./cli-support.ts";
 
 const SUBCOMMANDS = ["explain", "list"] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -30,12 +30,7 @@ const ANONYMOUS = "anonymous";
 const METHOD_PATTERN = /^[A-Za-z]{1,16}$/;
 
 export async function runPolicyCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const first = args[0];
-  if (first === undefined || !(SUBCOMMANDS as readonly string[]).includes(first)) {
-    const got = first === undefined ? "none" : JSON.stringify(first);
-    throw new UsageError(`policy needs a subcommand: ${SUBCOMMANDS.join(", ")} (got ${got})`);
-  }
-  const subcommand = first as Subcommand;
+  const subcommand = subcommandOf<Subcommand>("policy", SUBCOMMANDS, args);
   return subcommand === "explain" ? explain(args.slice(1), io) : list(args.slice(1), io);
 }
 

@@ -6,8 +6,8 @@
 //   token revoke --username U --id ID
 import { ApiTokenError, createApiTokenStore, SCOPES } from "../auth/api-tokens.ts";
 import { AccountError } from "../auth/users.ts";
-import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from "../main.ts";
-import { formatTable, formatTime, openStore, parseArguments, requiredValue, requireUserByName } from "./cli-support.ts";
+import { EXIT_FAILURE, EXIT_OK, type CliIo } from "../main.ts";
+import { formatTable, formatTime, openStore, parseArguments, requiredValue, requireUserByName, subcommandOf } from "./cli-support.ts";
 
 const SUBCOMMANDS = ["create", "list", "revoke"] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -22,12 +22,7 @@ const ALLOWED_FLAGS: Readonly<Record<Subcommand, readonly string[]>> = {
 const DEFAULT_HOURS = 720;
 
 export async function runTokenCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const first = args[0];
-  if (first === undefined || !(SUBCOMMANDS as readonly string[]).includes(first)) {
-    const got = first === undefined ? "none" : JSON.stringify(first);
-    throw new UsageError(`token needs a subcommand: ${SUBCOMMANDS.join(", ")} (got ${got})`);
-  }
-  const subcommand = first as Subcommand;
+  const subcommand = subcommandOf<Subcommand>("token", SUBCOMMANDS, args);
   const command = `token ${subcommand}`;
   const { options, configArgv } = parseArguments(command, ALLOWED_FLAGS[subcommand], args.slice(1));
   const username = requiredValue(command, options, "--username");

@@ -28,7 +28,7 @@ import {
   type Role,
 } from "../auth/users.ts";
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from "../main.ts";
-import { formatTable, formatTime, openStore, parseArguments, requiredValue, requireUserByName, type ParsedArguments, type Store } from "./cli-support.ts";
+import { formatTable, formatTime, openStore, parseArguments, requiredValue, requireUserByName, type ParsedArguments, type Store, subcommandOf } from "./cli-support.ts";
 
 export interface UserCliIo extends CliIo {
   /** All of standard input as text; default: the process's standard input. */
@@ -172,12 +172,7 @@ function changeDisabled(
  * `error: <message>` and give exit code 1.
  */
 export async function runUserCommand(args: readonly string[], io: UserCliIo): Promise<number> {
-  const first = args[0];
-  if (first === undefined || !(SUBCOMMANDS as readonly string[]).includes(first)) {
-    const got = first === undefined ? "none" : JSON.stringify(first);
-    throw new UsageError(`user needs a subcommand: ${SUBCOMMANDS.join(", ")} (got ${got})`);
-  }
-  const subcommand = first as Subcommand;
+  const subcommand = subcommandOf<Subcommand>("user", SUBCOMMANDS, args);
   const parsed = parseArguments(`user ${subcommand}`, ALLOWED_FLAGS[subcommand], args.slice(1));
   const takesPassword = subcommand === "add" || subcommand === "passwd";
   if (takesPassword && !parsed.options.has("--password-stdin")) {

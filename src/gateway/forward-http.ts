@@ -116,7 +116,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
           signal: timeout.signal,
         })
       : await fetch(upstream.origin + upstream.basePath + options.forwardTarget, {
-          method: request.method,
+          method,
           headers,
           body,
           signal: timeout.signal,

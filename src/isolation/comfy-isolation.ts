@@ -429,8 +429,10 @@ export function createIsolation(deps: IsolationDeps) {
         if (file instanceof File) form.set(field, new File([file], safeUploadName(file.name), { type: file.type }));
       }
       const encoded = new Response(form);
+      // Read the new boundary before the body: Bun drops the header once the body is consumed.
+      const contentType = encoded.headers.get("content-type") ?? undefined;
       const bytes = new Uint8Array(await encoded.arrayBuffer());
-      const response = await forward({ body: bytes, contentType: encoded.headers.get("content-type") ?? undefined, headers: PLAIN });
+      const response = await forward({ body: bytes, contentType, headers: PLAIN });
       return recordUpload(response, caller);
     };
   }

@@ -15,6 +15,7 @@ import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { errorResponse } from "../gateway/error-response.ts";
 import type { ForwardChanges } from "../gateway/pipeline.ts";
+import { normaliseSubfolder } from "./ownership.ts";
 import { sharedWorkflows } from "./tables.ts";
 
 /** Where shared workflows appear, relative to each user's userdata root. */
@@ -72,20 +73,9 @@ export function sharedNameOf(path: string): string | null {
 
 /**
  * A userdata directory as ComfyUI resolves it below the user root (`workflows/`, `./workflows`
- * and `workflows` are one folder): `\` and `/` separate, `.` and empty parts go, `..` climbs.
- * Null when it climbs out (ComfyUI refuses that itself).
+ * and `workflows` are one folder): the same resolution as a file subfolder.
  */
-export function normaliseUserdataDir(dir: string): string | null {
-  const parts: string[] = [];
-  for (const part of dir.split(/[\\/]+/)) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (parts.length === 0) return null;
-      parts.pop();
-    } else parts.push(part);
-  }
-  return parts.join("/");
-}
+export const normaliseUserdataDir = normaliseSubfolder;
 
 /**
  * Where the shared folder sits relative to a listed directory: the prefix to put before a
