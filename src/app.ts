@@ -29,7 +29,7 @@ import { userAdminRoutes } from "./auth/user-admin-routes.ts";
 import { passwordResetRoutes } from "./auth/password-reset-routes.ts";
 import { groupsRoutes } from "./rbac/groups-routes.ts";
 import { createOwnershipStore } from "./isolation/ownership.ts";
-import { createIsolation, type IsolationCaller } from "./isolation/comfy-isolation.ts";
+import { createIsolation, isolationConcerns, type IsolationCaller } from "./isolation/comfy-isolation.ts";
 import { createSocketDirectory } from "./isolation/sockets.ts";
 import { createSharedWorkflowStore } from "./isolation/shared-workflows.ts";
 import { userEnvRoutes, type UpstreamAsUser } from "./isolation/user-env-routes.ts";
@@ -352,7 +352,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       return allowed instanceof Promise ? allowed.then(onlyCaller) : onlyCaller(allowed);
     }
     if (!route.websocket) {
-      if (route.kind !== "comfy" || principal.kind !== "user") return allowed;
+      if (route.kind !== "comfy" || principal.kind !== "user" || !isolationConcerns(route.routeId)) return allowed;
       const role = principal.role;
       const caller: IsolationCaller = {
         userId: identity.userId,

@@ -32,7 +32,16 @@ export interface RelayData {
   registry: RelayRegistry | null;
   /** Whether the credential that opened this relay is still good; checked by the registry's sweeps. */
   stillAllowed: (() => boolean) | null;
+  /** Client messages in the current second (see CLIENT_MESSAGES_PER_SECOND). */
+  messageWindowStart: number;
+  messagesInWindow: number;
 }
+
+/**
+ * ComfyUI reads one message from a client (its feature flags) and ignores the rest; a browser
+ * sends a handful a minute. A client sending more than this in a second is flooding: closed.
+ */
+const CLIENT_MESSAGES_PER_SECOND = 200;
 
 /**
  * The open relays. A WebSocket outlives the request that authorised it, so a sweep re-asks each
@@ -216,6 +225,8 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
     drainTimer: null,
     registry: options.registry ?? null,
     stillAllowed: options.stillAllowed ?? null,
+    messageWindowStart: 0,
+    messagesInWindow: 0,
   };
   // Listeners go on before the socket can open so that no early frame is missed.
   socket.addEventListener("message", policy === undefined ? (event) => relayToClient(data, event.data as string | Uint8Array) : (event) => relayFiltered(data, policy, event.data as string | Uint8Array));
@@ -321,6 +332,15 @@ export const relayHandlers: WebSocketHandler<RelayData> = {
   },
   message(client, message) {
     const data = client.data;
+    const at = performance.now();
+    if (at - data.messageWindowStart >= 1000) {
+      data.messageWindowStart = at;
+      data.messagesInWindow = 0;
+    }
+    if (++data.messagesInWindow > CLIENT_MESSAGES_PER_SECOND) {
+      client.close(1008, "too many messages");
+      return;
+    }
     const upstream = data.upstream;
     if (upstream.readyState !== WebSocket.OPEN) return;
     upstream.send(message);

@@ -30,6 +30,8 @@ export interface IsolationCaller {
 
 export interface SocketLookup {
   upstreamSidFor(userId: string, clientId: string): string | null;
+  /** Only while that socket is open. */
+  openUpstreamSidFor(userId: string, clientId: string): string | null;
   latestSidOf(userId: string): string | null;
 }
 
@@ -64,6 +66,13 @@ function json(body: unknown, status = 200, from?: Response): Response {
   return new Response(JSON.stringify(body), { status, headers });
 }
 
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
+
+/** Every segment of a relative path is a name Windows keeps as it is. */
+export function isPortablePath(path: string): boolean {
+  return path.split(/[\\/]/).every((segment) => !WINDOWS_DEVICE.test(segment) && !/[. ]$/.test(segment));
+}
+
 /** Python's truth value of a JSON value: ComfyUI tests `if json_data["clear"]:`. */
 function pythonTruthy(value: unknown): boolean {
   if (value === undefined || value === null || value === false || value === 0 || value === "") return false;
@@ -78,6 +87,22 @@ async function readJsonResponse(response: Response): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The routes `forRequest` may act on (it answers null for every other): the composition root
+ * asks this first, so the common requests (`GET /prompt`, static files) build no caller at all.
+ * A test checks it against `forRequest`.
+ */
+const ISOLATED_ROUTES: ReadonlySet<string> = new Set([
+  "prompt", "settings", "settings.item", "upload.image", "upload.mask", "internal.logs.subscribe",
+  "queue", "history", "history.item", "interrupt", "jobs", "jobs.item", "jobs.item.cancel", "jobs.cancel",
+  "view", "object_info", "object_info.class", "models.folder", "experiment.models.folder", "experiment.models.preview", "embeddings",
+  "userdata.list", "userdata.v2", "userdata.file", "userdata.move",
+]);
+
+export function isolationConcerns(routeId: string): boolean {
+  return ISOLATED_ROUTES.has(routeId);
 }
 
 export function createIsolation(deps: IsolationDeps) {
@@ -443,7 +468,7 @@ export function createIsolation(deps: IsolationDeps) {
       const parsed = await requestJson(request);
       if (!parsed.ok) return parsed.response;
       const body = (typeof parsed.value === "object" && parsed.value !== null ? parsed.value : {}) as Record<string, unknown>;
-      const upstreamSid = typeof body.clientId === "string" ? deps.sockets.upstreamSidFor(caller.userId, body.clientId) : null;
+      const upstreamSid = typeof body.clientId === "string" ? deps.sockets.openUpstreamSidFor(caller.userId, body.clientId) : null;
       if (upstreamSid === null) return errorResponse(request, 400, "CLIENT_ID_UNKNOWN", "clientId must be one of your open sockets.");
       return forward({ ...jsonBody({ ...body, clientId: upstreamSid }), method: "PATCH" });
     };
@@ -534,6 +559,10 @@ export function createIsolation(deps: IsolationDeps) {
       if (routeId === "settings" && method === "POST") return { intercept: settingsWrite(request, null) };
       if (routeId === "upload.image" && method === "POST") return { intercept: uploadImage(request, caller) };
       if (routeId === "upload.mask" && method === "POST") return { intercept: uploadMask(request, caller) };
+      // Names Windows would turn into devices or trim (a ComfyUI on Windows): refused for everyone.
+      if ((routeId === "userdata.file" || routeId === "userdata.move") && ![params.file, params.dest].every((name) => name === undefined || isPortablePath(name))) {
+        return { intercept: async () => errorResponse(request, 400, "BAD_PATH", "File names may not be Windows device names (CON, NUL, COM1, …) or end in a dot or a space.") };
+      }
       // Shared workflows are read-only and listed for everyone, owners and admins included.
       if (sharedWorkflowViews !== null && routeId.startsWith("userdata.")) return sharedWorkflowViews.forRequest({ request, routeId, method, params, search });
       if (routeId === "internal.logs.subscribe" && method === "PATCH") return { intercept: subscribeLogs(request, caller) };

@@ -430,6 +430,12 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
       return binding.upstreamSid;
     },
 
+    /** The upstream sid behind one of the user's clientIds whose socket is open now, or null. */
+    openUpstreamSidFor(userId: string, clientId: string): string | null {
+      const binding = bindings.get(userId)?.get(clientId);
+      return binding === undefined || binding.holder === null ? null : binding.upstreamSid;
+    },
+
     /** The upstream sid of the user's most recently opened socket that is still open, or null. */
     latestSidOf(userId: string): string | null {
       const open = openConnections.get(userId);

@@ -55,10 +55,10 @@
  *                                  redaction: tests/integration/auth-checklist.test.ts :: "37: passwords, cookies, bearer tokens, ?token=, tickets and api_key_comfy_org never reach the log"
  *  27 flooding                  → frame cap: this file :: "27: a client frame over the size cap closes the socket (1009); ..."
  *                                  per-user socket cap: this file :: "27: one user cannot hold an unbounded number of sockets: of 64 opened at once, at most 32 open and the rest get 429 TOO_MANY_SOCKETS ..."
- *                                  message rate limit: TODO this file :: "27: a client flooding small frames is cut off by a message rate limit" (not implemented: only the frame-size cap)
+ *                                  message rate limit: this file :: "27: a client flooding small frames is cut off by a message rate limit" (200 messages a second, then 1008)
  *  28 /internal/logs/subscribe  → this file :: "28: PATCH /internal/logs/subscribe (admins only) subscribes one of the caller's own sockets by its upstream sid; ..."
  *                                  + matrix :: "ComfyUI routes: every id × method × spelling ..." (403 ADMIN_ONLY for guest, user, power; 400 CLIENT_ID_UNKNOWN for admin, owner)
- *                                  closed socket's clientId: TODO this file :: "28: a clientId whose socket has closed gets 400 CLIENT_ID_UNKNOWN ..."
+ *                                  closed socket's clientId: this file :: "28: a clientId whose socket has closed gets 400 CLIENT_ID_UNKNOWN ..."
  *
  * 5.7 Per-user isolation (BOLA/IDOR)
  *  52 queue, history, jobs      → isolation :: "each user sees only their own queue and history; the owner sees both, labelled",
@@ -88,7 +88,7 @@
  *                                  (symlinks: the gateway serves no files itself)
  *  62 userdata names            → this file :: "62: userdata names that climb, are absolute, carry a drive letter, a UNC prefix, backslashes or NUL are refused before ComfyUI"
  *                                  + path-forwarding :: "/api/userdata/..%2f..%2fusers.json is refused with 400 and never reaches ComfyUI" (and its %252e, workflows%2F..%2F siblings)
- *                                  device names, trailing dots/spaces: TODO this file :: "62: userdata names that are Windows device names ..."
+ *                                  device names, trailing dots/spaces: this file :: "62: userdata names that are Windows device names ..."
  *                                  (not done: ComfyUI on Linux treats them as ordinary names; only matters for a Windows host)
  *  63 uploads                   → subfolder/type/overwrite: this file :: "63: an upload's subfolder, type and overwrite cannot reach another user's folder; ..."
  *                                  + isolation :: "uploads go to the uploader's folder, ..." (subfolder forced; original_ref of another's file: 403)
@@ -529,9 +529,8 @@ describe("5.3 WebSocket", () => {
     }
   });
 
-  // Not implemented: only the frame-size cap (1009 above) limits what a client sends; there is no
-  // per-socket message rate limit in src/gateway/websocket-bridge.ts.
-  test.todo("27: a client flooding small frames is cut off by a message rate limit", async () => {
+  // ComfyUI reads one message from a client; more than 200 a second is a flood (websocket-bridge.ts).
+  test("27: a client flooding small frames is cut off by a message rate limit", async () => {
     const socket = await openSocket("/ws?clientId=flood1", { authorization: `Bearer ${B.token}` });
     for (let i = 0; i < 20_000; i++) socket.socket.send(`{"type":"noise","data":{"i":${i}}}`);
     const closed = await closedWithin(socket, 3000);
@@ -579,16 +578,19 @@ describe("5.3 WebSocket", () => {
     }
   });
 
-  // Code gap (small): subscribeLogs (comfy-isolation.ts) asks sockets.upstreamSidFor, which reads
-  // the clientId → sid binding; a binding outlives its socket until the idle sweep (so that a
-  // reconnect gets the same sid), so a closed socket's clientId is still forwarded (200). Only the
-  // caller's own sid can be named this way (nothing leaks), but it is not "one of your open sockets".
-  test.todo("28: a clientId whose socket has closed gets 400 CLIENT_ID_UNKNOWN and nothing reaches ComfyUI", async () => {
+  // A binding outlives its socket (a reconnect gets the same sid), but a log subscription needs the socket open.
+  test("28: a clientId whose socket has closed gets 400 CLIENT_ID_UNKNOWN and nothing reaches ComfyUI", async () => {
     const mine = await openSocketWithSid("/ws?clientId=adam-closed", admin);
     mine.socket.close();
     await mine.closed;
+    // The relay ends when ComfyUI's side has closed too, a moment after the client's.
     const t = tag();
-    const stale = await call(admin, "/internal/logs/subscribe", { method: "PATCH", body: JSON.stringify({ clientId: "adam-closed", enabled: true }) }, t);
+    let stale = await call(admin, "/internal/logs/subscribe", { method: "PATCH", body: JSON.stringify({ clientId: "adam-closed", enabled: false }) }, tag());
+    for (let i = 0; i < 50 && stale.status !== 400; i++) {
+      await Bun.sleep(20);
+      stale = await call(admin, "/internal/logs/subscribe", { method: "PATCH", body: JSON.stringify({ clientId: "adam-closed", enabled: false }) }, tag());
+    }
+    stale = await call(admin, "/internal/logs/subscribe", { method: "PATCH", body: JSON.stringify({ clientId: "adam-closed", enabled: true }) }, t);
     expect(stale.status).toBe(400);
     expect(await json(stale)).toMatchObject({ code: "CLIENT_ID_UNKNOWN" });
     expect(upstreamOf(t)).toEqual([]);
@@ -838,10 +840,9 @@ describe("5.8 path traversal and uploads", () => {
     }
   });
 
-  // Not done (decision): resolveUserdataParam (src/gateway/request-target.ts) does not refuse
-  // Windows device names or trailing dots and spaces. ComfyUI on Linux treats them as ordinary file
-  // names; only a ComfyUI on a Windows host resolves them to devices or other files.
-  test.todo("62: userdata names that are Windows device names (CON, NUL, AUX, COM1) or end in dots or spaces are refused", async () => {
+  // Refused for everyone (comfy-isolation.ts isPortablePath): on a Windows host ComfyUI would
+  // resolve them to devices or other files.
+  test("62: userdata names that are Windows device names (CON, NUL, AUX, COM1) or end in dots or spaces are refused", async () => {
     for (const name of ["CON", "workflows%2FNUL.json", "aux", "COM1.json", "workflows%2Fx.json.", "workflows%2Fx.json%20", "workflows.%2Fx.json"]) {
       const t = tag();
       expect((await call(B, `/api/userdata/${name}`, { method: "POST", body: "{}" }, t)).status).toBe(400);

@@ -132,3 +132,55 @@ describe("queue, history and jobs views", () => {
     expect(filterJobs(body, mine, 2, 2)).toEqual({ jobs: [{ id: "a3" }], pagination: { offset: 2, limit: 2, total: 3, has_more: false } });
   });
 });
+
+describe("the composition root's shortcut", () => {
+  test("isolationConcerns names every route forRequest acts on (others skip building a caller)", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { applyMigrations, openDatabase } = await import("../../src/db/index.ts");
+    const { createOwnershipStore } = await import("../../src/isolation/ownership.ts");
+    const { createIsolation, isolationConcerns } = await import("../../src/isolation/comfy-isolation.ts");
+    const { createSharedWorkflowStore } = await import("../../src/isolation/shared-workflows.ts");
+    const { createModelGrantStore } = await import("../../src/models/grants.ts");
+    const { createLogger } = await import("../../src/log.ts");
+    const { COMFY_ROUTES } = await import("../../src/gateway/comfy-routes.ts");
+    const dir = mkdtempSync(join(tmpdir(), "mss-iso-"));
+    const database = openDatabase(dir);
+    try {
+      applyMigrations(database.sqlite);
+      const isolation = createIsolation({
+        ownership: createOwnershipStore(database.db),
+        sockets: { upstreamSidFor: () => null, openUpstreamSidFor: () => null, latestSidOf: () => null },
+        sharedWorkflows: createSharedWorkflowStore(database.db),
+        models: createModelGrantStore(database.db),
+        maxJsonBytes: 1024,
+        log: createLogger("error"),
+      });
+      const acting: string[] = [];
+      for (const route of COMFY_ROUTES) {
+        for (const method of [...route.methods, "HEAD"]) {
+          for (const seesAll of [false, true]) {
+            const caller = { userId: ALICE, username: "alice", role: seesAll ? "admin" : "guest", seesAll, maxPending: 0 } as Parameters<typeof isolation.forRequest>[0]["caller"];
+            const request = new Request("http://gw/x", { method: method === "GET" || method === "HEAD" ? method : "POST" });
+            const params = { id: "Comfy.Extension.Disabled", prompt_id: ALICE, job_id: ALICE, folder: "checkpoints", file: "workflows/a.json", dest: "workflows/b.json" };
+            if (isolation.forRequest({ request, routeId: route.id, method, params, path: "/api/x", search: "?filename=x.png&subfolder=u-other", caller }) !== null) acting.push(route.id);
+          }
+        }
+      }
+      expect(acting).toEqual(expect.arrayContaining(["prompt", "queue", "view", "userdata.v2", "object_info"]));
+      expect([...new Set(acting)].filter((id) => !isolationConcerns(id))).toEqual([]);
+    } finally {
+      database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("portable userdata names", () => {
+  test("Windows device names and trailing dots or spaces are refused; ordinary names pass", async () => {
+    const { isPortablePath } = await import("../../src/isolation/comfy-isolation.ts");
+    for (const bad of ["CON", "workflows/nul.json", "aux", "COM1", "lpt9.txt", "workflows/x.json.", "workflows/x ", "a./b.json"]) expect(isPortablePath(bad), bad).toBe(false);
+    for (const good of ["workflows/console.json", "workflows/a.json", "comfy.settings.json", "con_figs/x.json", ".hidden/x"]) expect(isPortablePath(good), good).toBe(true);
+  });
+});
