@@ -3,12 +3,12 @@
  * prompts at the same time over their own WebSockets; each sees only their own queue, history,
  * outputs, previews and uploads; B's attempts on A's things (view, delete, interrupt, history,
  * socket takeover, prompt_id collision, comfy-user spoofing) all fail and the gateway's log
- * records them under B's name.
+ * records them under B's name. And issue 3's sign-in checks, through the same binary.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { compiledGateway } from "../support/compiled-binary.ts";
-import { createTestAccount, spawnGateway, type SpawnedGateway } from "../support/gateway.ts";
+import { createTestAccount, spawnGateway, TEST_PASSWORD, type SpawnedGateway } from "../support/gateway.ts";
 
 let fake: FakeComfyUI;
 let gateway: SpawnedGateway;
@@ -157,3 +157,38 @@ test("A and B run prompts at once over their own sockets and see only their own;
   }
   for (const socket of [a, b, thief]) socket.ws.close();
 }, 120_000);
+
+test("the compiled binary refuses anonymous /api/prompt, /ws and /view; a browser session and an API token both run a prompt; logout ends the cookie at once; a ticket opens the socket once", async () => {
+  const prompt = JSON.stringify({ prompt: graph(1234, "auth") });
+  for (const [method, path] of [["POST", "/api/prompt"], ["GET", "/ws"], ["GET", "/view?filename=x.png"]] as const) {
+    const response = await fetch(gateway.url + path, { method, body: method === "POST" ? prompt : null, headers: path === "/ws" ? { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } : {} });
+    expect(response.status, path).toBe(401);
+  }
+
+  // A browser session (bob is a plain user: no second factor required).
+  const signedIn = await fetch(`${gateway.url}/login`, { method: "POST", headers: { "content-type": "application/json", "sec-fetch-site": "same-origin" }, body: JSON.stringify({ username: "bob", password: TEST_PASSWORD }) });
+  expect(signedIn.status).toBe(200);
+  const cookie = signedIn.headers.getSetCookie()[0]!.split(";")[0]!;
+  const byCookie = await fetch(`${gateway.url}/api/prompt`, { method: "POST", headers: { cookie, "content-type": "application/json", "sec-fetch-site": "same-origin" }, body: prompt });
+  expect(byCookie.status).toBe(200);
+  const byToken = await call("alice", "/api/prompt", { method: "POST", body: JSON.stringify({ prompt: graph(4321, "auth") }) });
+  expect(byToken.status).toBe(200);
+
+  // A ticket opens the socket exactly once.
+  const ticket = ((await (await fetch(`${gateway.url}/mss-login/api/ticket`, { method: "POST", headers: { cookie, "content-type": "application/json", "sec-fetch-site": "same-origin" }, body: "{}" })).json()) as { ticket: string }).ticket;
+  const openWith = (t: string) =>
+    new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(`${gateway.url.replace("http", "ws")}/ws?clientId=ticketed&ticket=${t}`);
+      ws.onopen = () => {
+        ws.close();
+        resolve(true);
+      };
+      ws.onerror = () => resolve(false);
+    });
+  expect(await openWith(ticket)).toBe(true);
+  expect(await openWith(ticket)).toBe(false);
+
+  const out = await fetch(`${gateway.url}/logout`, { method: "POST", headers: { cookie, "sec-fetch-site": "same-origin" }, redirect: "manual" });
+  expect(out.headers.getSetCookie()[0]).toContain("Max-Age=0");
+  expect((await fetch(`${gateway.url}/api/queue`, { headers: { cookie } })).status).toBe(401);
+}, 60_000);
