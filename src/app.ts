@@ -352,7 +352,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       return allowed instanceof Promise ? allowed.then(onlyCaller) : onlyCaller(allowed);
     }
     if (!route.websocket) {
-      if (route.kind !== "comfy" || principal.kind !== "user" || !isolationConcerns(route.routeId)) return allowed;
+      if (route.kind !== "comfy" || principal.kind !== "user" || !isolationConcerns(route.routeId, request.method)) return allowed;
       const role = principal.role;
       const caller: IsolationCaller = {
         userId: identity.userId,
@@ -407,7 +407,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       const identity = resolveIdentity(request, {
         ticketPurpose: route.websocket ? "ws" : route.routeId === "view" ? "view" : null,
         search,
-        clientIp: client().ip,
+        clientIp: () => client().ip,
         now: Date.now(),
       });
       // Most requests carry a credential checked within the last second: decided without a tick.

@@ -54,7 +54,8 @@ const IDENTITY_CACHE_SIZE = 10_000;
 
 export interface IdentityResolver {
   /** Answers at once when nothing needs a signature check (cached or no credential), else later. */
-  (request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Identity | Promise<Identity>;
+  /** `clientIp` may be a function: the address is then worked out only when a check needs it (not for a cached credential). */
+  (request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string | (() => string); now: number }): Identity | Promise<Identity>;
   /** Drops every cached check: call after any revocation, disable or password change. */
   forget(): void;
 }
@@ -88,7 +89,7 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
     });
   }
 
-  const resolveIdentity = function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string; now: number }): Identity | Promise<Identity> {
+  const resolveIdentity = function resolveIdentity(request: Request, options: { ticketPurpose: TicketPurpose | null; search: string; clientIp: string | (() => string); now: number }): Identity | Promise<Identity> {
     let authorization = request.headers.get("authorization");
     if (authorization === null && (options.search.includes("token") || options.search.includes("%"))) {
       // Long-lived credentials in URLs end up in logs and histories: only with the original's
@@ -112,7 +113,7 @@ export function createIdentityResolver(stores: IdentityStores, cacheMs = IDENTIT
       if (hit !== null) return hit;
       // The session JWT itself, as the original's clients send it (`jwt_token` from /login).
       if (!token.startsWith("mss_")) return checkSession(token, `b:${token}`, options.now);
-      const result = stores.apiTokens.check(token, options.now, options.clientIp);
+      const result = stores.apiTokens.check(token, options.now, typeof options.clientIp === "function" ? options.clientIp() : options.clientIp);
       if (!result.ok) return { kind: "anonymous", problem: result.reason };
       return remember(`b:${token}`, { kind: "user", userId: result.userId, username: result.username, role: result.role as Role, credential: { kind: "api-token", tokenId: result.tokenId, scopes: result.scopes } }, options.now);
     }

@@ -101,8 +101,12 @@ const ISOLATED_ROUTES: ReadonlySet<string> = new Set([
   "userdata.list", "userdata.v2", "userdata.file", "userdata.move",
 ]);
 
-export function isolationConcerns(routeId: string): boolean {
-  return ISOLATED_ROUTES.has(routeId);
+/** Of these, the ones where only writes are taken over (reads pass as they are). */
+const WRITES_ONLY: ReadonlySet<string> = new Set(["prompt", "settings", "settings.item", "upload.image", "upload.mask"]);
+
+export function isolationConcerns(routeId: string, method: string): boolean {
+  if (!ISOLATED_ROUTES.has(routeId)) return false;
+  return !WRITES_ONLY.has(routeId) || (method !== "GET" && method !== "HEAD");
 }
 
 export function createIsolation(deps: IsolationDeps) {

@@ -151,6 +151,41 @@ function messageType(text: string): string | null {
   return typeof parsed?.type === "string" ? parsed.type : null;
 }
 
+const PROMPT_ID_KEY = '"prompt_id"';
+
+/** Index of the first character after spaces from `at`. */
+function skipSpaces(text: string, at: number): number {
+  while (text.charCodeAt(at) === 32) at++;
+  return at;
+}
+
+/**
+ * The prompt a message names, found without parsing it: when every `"prompt_id"` in it names
+ * the same prompt as a plain string, that is the one (a top-level id is among them; a
+ * nested-only one makes the message stricter, never looser). Undefined when unsure (another
+ * value, an escape): the caller parses. A few indexOf calls, on the hot path of every relay.
+ */
+export function quickPromptId(text: string): string | undefined {
+  let found: string | undefined;
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf(PROMPT_ID_KEY, from);
+    if (at < 0) break;
+    let i = skipSpaces(text, at + PROMPT_ID_KEY.length);
+    if (text.charCodeAt(i) !== 58 /* : */) return undefined;
+    i = skipSpaces(text, i + 1);
+    if (text.charCodeAt(i) !== 34 /* " */) return undefined;
+    const end = text.indexOf('"', i + 1);
+    if (end < 0) return undefined;
+    const value = text.slice(i + 1, end);
+    if (value.includes("\\") || value === "") return undefined;
+    if (found === undefined) found = value;
+    else if (found !== value) return undefined;
+    from = end + 1;
+  }
+  return found;
+}
+
 function dataOf(message: ParsedMessage): Record<string, unknown> | null {
   const data = message.data;
   return typeof data === "object" && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : null;
@@ -359,6 +394,15 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
     if (type === "feature_flags") return text;
     const isExecution = EXECUTION_MESSAGES.has(type);
     if (!isExecution && !text.includes('"prompt_id"')) return text;
+    // Progress (the bulk of a run) and extension messages need only the prompt id; `executing`
+    // and `executed` are read whole (the node, the outputs).
+    if (!isExecution || type === "progress" || type === "progress_state") {
+      const quick = quickPromptId(text);
+      if (quick !== undefined) {
+        if (isExecution) track(connection, type, quick, null);
+        return isUsersPrompt(quick, connection.userId) ? text : null;
+      }
+    }
     const message = parseObject(text);
     if (message === null) return null;
     const data = dataOf(message);

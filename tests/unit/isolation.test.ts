@@ -164,12 +164,12 @@ describe("the composition root's shortcut", () => {
             const caller = { userId: ALICE, username: "alice", role: seesAll ? "admin" : "guest", seesAll, maxPending: 0 } as Parameters<typeof isolation.forRequest>[0]["caller"];
             const request = new Request("http://gw/x", { method: method === "GET" || method === "HEAD" ? method : "POST" });
             const params = { id: "Comfy.Extension.Disabled", prompt_id: ALICE, job_id: ALICE, folder: "checkpoints", file: "workflows/a.json", dest: "workflows/b.json" };
-            if (isolation.forRequest({ request, routeId: route.id, method, params, path: "/api/x", search: "?filename=x.png&subfolder=u-other", caller }) !== null) acting.push(route.id);
+            if (isolation.forRequest({ request, routeId: route.id, method, params, path: "/api/x", search: "?filename=x.png&subfolder=u-other", caller }) !== null) acting.push(`${route.id} ${method}`);
           }
         }
       }
-      expect(acting).toEqual(expect.arrayContaining(["prompt", "queue", "view", "userdata.v2", "object_info"]));
-      expect([...new Set(acting)].filter((id) => !isolationConcerns(id))).toEqual([]);
+      expect(acting).toEqual(expect.arrayContaining(["prompt POST", "queue GET", "view GET", "userdata.v2 GET", "object_info GET"]));
+      expect([...new Set(acting)].filter((pair) => !isolationConcerns(pair.split(" ")[0]!, pair.split(" ")[1]!))).toEqual([]);
     } finally {
       database.close();
       rmSync(dir, { recursive: true, force: true });

@@ -456,3 +456,14 @@ describe("withUpstreamClientId", () => {
     expect(withUpstreamClientId("/ws?clientIdx=1&%zz=2", "S")).toBe("/ws?clientIdx=1&%zz=2&clientId=S");
   });
 });
+
+describe("finding a message's prompt without parsing it", () => {
+  test("one prompt named (any number of times) is that prompt; two different ones or none leave it to the parser", async () => {
+    const { quickPromptId } = await import("../../src/isolation/sockets.ts");
+    expect(quickPromptId('{"type": "progress", "data": {"value": 1, "max": 4, "prompt_id": "p-1", "node": "3"}}')).toBe("p-1");
+    expect(quickPromptId('{"type": "progress_state", "data": {"prompt_id": "p-1", "nodes": {"3": {"prompt_id": "p-1"}}}}')).toBe("p-1");
+    expect(quickPromptId('{"type": "x", "data": {"prompt_id": "p-1", "nested": {"prompt_id": "p-2"}}}')).toBeUndefined();
+    expect(quickPromptId('{"type": "x", "data": {"prompt_id": null}}')).toBeUndefined();
+    expect(quickPromptId('{"type": "x", "data": {"text": "say \\"prompt_id\\": \\"p-9\\""}}')).toBeUndefined();
+  });
+});
