@@ -1,8 +1,11 @@
 /**
- * npm run bench: the gateway against a direct connection to the (fake) upstream and against
- * nginx as a plain reverse proxy, all in one run on this machine, loopback only. Prints
- * requests/s and latency for small JSON at 32 connections, WebSocket messages/s relayed, MB/s
- * streaming a 200 MB /view, the gateway's idle RSS and start-up time, and the ratios.
+ * npm run bench: the gateway against a direct connection to the (fake) upstream, against
+ * nginx as a plain reverse proxy, and against the gateway as issue 2 left it (no accounts, a
+ * transparent relay; from git, see baseline.ts), all in one run on this machine, loopback
+ * only. Prints requests/s and latency for small JSON at 32 connections (with an API token and
+ * with a session cookie), WebSocket messages/s relayed (one socket; two users with per-user
+ * filtering), MB/s streaming a 200 MB /view, the gateway's idle RSS and start-up time, and the
+ * ratios against each target.
  * Every load is bounded in count and time and stops by itself.
  */
 import { spawn } from "bun";
@@ -98,9 +101,17 @@ const http: Record<Target, WrkResult> = {} as Record<Target, WrkResult>;
 for (const name of Object.keys(targets) as Target[]) {
   const { url, headers } = targets[name]!;
   runWrk(url + SMALL_JSON, CONNECTIONS, 1, headers); // warm-up
-  // Best of two: the machine is shared, and a slow run says more about the neighbours than the path.
-  const runs = [runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers), runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers)];
-  http[name] = runs.reduce((best, run) => (run.requestsPerSecond > best.requestsPerSecond ? run : best));
+}
+// Best of two, in rounds (every path once, then again) so that a slow stretch of the machine
+// does not fall on one path only; the machine is shared, and a slow run says more about the
+// neighbours than the path.
+for (let round = 0; round < 2; round++) {
+  for (const name of Object.keys(targets) as Target[]) {
+    const { url, headers } = targets[name]!;
+    const run = runWrk(url + SMALL_JSON, CONNECTIONS, WRK_SECONDS, headers);
+    const best = http[name];
+    if (best === undefined || run.requestsPerSecond > best.requestsPerSecond) http[name] = run;
+  }
 }
 
 async function streamView(base: string, headers: Record<string, string>): Promise<number> {
