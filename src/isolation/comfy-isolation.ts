@@ -9,7 +9,7 @@
 import type { Logger } from "../log.ts";
 import { errorResponse } from "../gateway/error-response.ts";
 import type { ForwardChanges } from "../gateway/pipeline.ts";
-import { userFolder, type FileRef, type FileType, type OwnershipStore } from "./ownership.ts";
+import { splitAnnotation, userFolder, type FileRef, type FileType, type OwnershipStore } from "./ownership.ts";
 import { mayReadFile, OWNER_KEY, preparePromptSubmission } from "./prompt-submission.ts";
 import { multipartHeaderGuard, safeUploadName } from "./multipart-guard.ts";
 import { filterJobs, filterQueue, integerParam, ownIds, pageHistory, queueIds } from "./queue-views.ts";
@@ -97,7 +97,7 @@ async function readJsonResponse(response: Response): Promise<unknown> {
 const ISOLATED_ROUTES: ReadonlySet<string> = new Set([
   "prompt", "settings", "settings.item", "upload.image", "upload.mask", "internal.logs.subscribe",
   "queue", "history", "history.item", "interrupt", "jobs", "jobs.item", "jobs.item.cancel", "jobs.cancel",
-  "view", "object_info", "object_info.class", "models.folder", "experiment.models.folder", "experiment.models.preview", "embeddings",
+  "view", "view_metadata", "object_info", "object_info.class", "models.folder", "experiment.models.folder", "experiment.models.preview", "embeddings",
   "userdata.list", "userdata.v2", "userdata.file", "userdata.move",
 ]);
 
@@ -357,13 +357,11 @@ export function createIsolation(deps: IsolationDeps) {
   /** `/view`: the caller's own files and the shared inputs; anything else is "not found". */
   function view(caller: IsolationCaller, search: string): Interceptor | null {
     const params = new URLSearchParams(search);
-    let filename = params.get("filename") ?? "";
-    let type = (params.get("type") ?? "output") as FileType;
-    const annotated = / \[(input|output|temp)\]$/.exec(filename);
-    if (annotated) {
-      type = annotated[1] as FileType;
-      filename = filename.slice(0, -annotated[0].length);
-    }
+    // Read as ComfyUI reads it: a trailing [output]/[input]/[temp] tag (with any one character
+    // before it) picks the folder, whatever `type` says.
+    const annotated = splitAnnotation(params.get("filename") ?? "");
+    const filename = annotated.name;
+    const type = (annotated.type ?? params.get("type") ?? "output") as FileType;
     if (type !== "output" && type !== "input" && type !== "temp") return null; // ComfyUI answers 400
     // ComfyUI refuses these itself; the gateway does not leave it to that.
     if (filename.startsWith("/") || filename.includes("..")) return async () => json({ error: "Invalid filename.", code: "BAD_FILENAME" }, 400);
@@ -446,8 +444,10 @@ export function createIsolation(deps: IsolationDeps) {
       } catch {
         return errorResponse(request, 400, "BAD_ORIGINAL_REF", "original_ref must be JSON {filename, subfolder, type}.");
       }
-      const refType = ref.type === "output" || ref.type === "temp" ? ref.type : "input";
-      const original: FileRef = { type: refType, subfolder: typeof ref.subfolder === "string" ? ref.subfolder : "", filename: typeof ref.filename === "string" ? ref.filename : "" };
+      // ComfyUI reads a tag in the name before `type` (splitAnnotation), and so does the check.
+      const refName = splitAnnotation(typeof ref.filename === "string" ? ref.filename : "");
+      const refType: FileType = refName.type ?? (ref.type === "output" || ref.type === "temp" ? ref.type : "input");
+      const original: FileRef = { type: refType, subfolder: typeof ref.subfolder === "string" ? ref.subfolder : "", filename: refName.name };
       if (!caller.seesAll && !mayReadFile(original, caller.userId, (f) => ownership.ownerOfFile(f))) {
         recordRefusal(caller, "mask upload", { original: `${original.type}/${original.subfolder}/${original.filename}` });
         return errorResponse(request, 403, "FILE_NOT_ALLOWED", "The image under the mask is not yours.");
@@ -612,6 +612,12 @@ export function createIsolation(deps: IsolationDeps) {
           // The preview image of a model the caller may not see answers as if there were none.
           const visibleModels = modelsVisibleTo(caller);
           if (visibleModels === null || seesModel(visibleModels, params.folder ?? "", params.filename ?? "")) return null;
+          return { intercept: async () => new Response(null, { status: 404 }) };
+        }
+        case "view_metadata": {
+          // A model's metadata (its training details, its name) is as private as the model.
+          const visibleModels = modelsVisibleTo(caller);
+          if (visibleModels === null || seesModel(visibleModels, params.folder ?? "", new URLSearchParams(search).get("filename") ?? "")) return null;
           return { intercept: async () => new Response(null, { status: 404 }) };
         }
         default:

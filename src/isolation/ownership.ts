@@ -29,6 +29,8 @@ export function isUserFolder(segment: string): boolean {
  * when it climbs out of the root (ComfyUI refuses those too).
  */
 export function normaliseSubfolder(subfolder: string): string | null {
+  // An absolute path (or a drive) makes Python's os.path.join drop the base folder: never a user's.
+  if (isAbsolutePath(subfolder)) return null;
   const parts: string[] = [];
   for (const segment of subfolder.split(/[\\/]+/)) {
     if (segment === "" || segment === ".") continue;
@@ -42,7 +44,24 @@ export function normaliseSubfolder(subfolder: string): string | null {
   return parts.join("/");
 }
 
+/** `/x`, `\\x`, `C:` or `C:\\x`: a path Python joins as absolute (on Linux or on Windows). */
+export function isAbsolutePath(path: string): boolean {
+  return path.startsWith("/") || path.startsWith("\\") || /^[A-Za-z]:/.test(path);
+}
+
 export type FileType = "output" | "temp" | "input";
+
+/**
+ * ComfyUI's `folder_paths.annotated_filepath`, to the letter: a name ending in `[output]`,
+ * `[input]` or `[temp]` is in that folder, and the tag plus ONE character before it (usually a
+ * space, but any character) is cut off. The gateway must read names as ComfyUI will.
+ */
+export function splitAnnotation(name: string): { name: string; type: FileType | null } {
+  if (name.endsWith("[output]")) return { name: name.slice(0, -9), type: "output" };
+  if (name.endsWith("[input]")) return { name: name.slice(0, -8), type: "input" };
+  if (name.endsWith("[temp]")) return { name: name.slice(0, -7), type: "temp" };
+  return { name, type: null };
+}
 
 export interface FileRef {
   type: FileType;

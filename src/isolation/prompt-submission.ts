@@ -4,7 +4,7 @@
  * puts every output into the caller's folder (`filename_prefix`), and refuses references to
  * files of other users. Pure: the caller supplies ownership look-ups and socket ids.
  */
-import { isUserFolder, normaliseSubfolder, userFolder, type FileRef, type FileType } from "./ownership.ts";
+import { isAbsolutePath, isUserFolder, normaliseSubfolder, splitAnnotation, userFolder, type FileRef, type FileType } from "./ownership.ts";
 
 export interface PromptCaller {
   userId: string;
@@ -34,13 +34,11 @@ export type PromptSubmission =
 export const OWNER_KEY = "x_mss_owner";
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ANNOTATION = /^(.*) \[(input|output|temp)\]$/;
-
-/** A combo value as ComfyUI reads a file reference: `sub/name.png`, optionally ` [output]`. */
+/** A combo value as ComfyUI reads a file reference: `sub/name.png`, optionally tagged `[output]` (see splitAnnotation). */
 export function parseFileReference(value: string): FileRef {
-  const annotated = ANNOTATION.exec(value);
-  const path = annotated ? annotated[1]! : value;
-  const type = (annotated ? annotated[2] : "input") as FileType;
+  const annotated = splitAnnotation(value);
+  const path = annotated.name;
+  const type: FileType = annotated.type ?? "input";
   const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return { type, subfolder: slash < 0 ? "" : path.slice(0, slash), filename: slash < 0 ? path : path.slice(slash + 1) };
 }
@@ -130,7 +128,7 @@ export function preparePromptSubmission(body: unknown, caller: PromptCaller, dep
         newInputs[name] = prefixIntoUserFolder(value, caller.userId);
         continue;
       }
-      if (typeof value === "string" && !caller.seesAll && looksLikeFileReference(value) && !mayReadFile(parseFileReference(value), caller.userId, deps.ownerOfFile)) {
+      if (typeof value === "string" && !caller.seesAll && looksLikeFileReference(value) && refersToOthersFile(value, caller.userId, deps.ownerOfFile)) {
         return refuse(403, "FILE_NOT_ALLOWED", `Node ${nodeId} (${classType}) uses a file that is not yours: ${name}.`, { node_id: nodeId, input: name });
       }
       newInputs[name] = value;
@@ -141,9 +139,24 @@ export function preparePromptSubmission(body: unknown, caller: PromptCaller, dep
   return { ok: true, body: submission, promptId, upstreamClientId };
 }
 
+/** `/srv/x.png`, `C:\\x.png`: ComfyUI's joins would read that file wherever it is. (`/imagine a cat` is text.) */
+function namesAbsoluteFile(value: string): boolean {
+  const path = splitAnnotation(value).name;
+  return isAbsolutePath(path) && !/\s/.test(path) && /\.[A-Za-z0-9]{1,8}$/.test(path);
+}
+
+/**
+ * Whether a string input would make ComfyUI read a file that is not the caller's. An absolute
+ * path counts only when it looks like a file (`/imagine a cat / f1.8` is prompt text).
+ */
+function refersToOthersFile(value: string, userId: string, ownerOfFile: (file: FileRef) => string | null): boolean {
+  if (isAbsolutePath(splitAnnotation(value).name)) return namesAbsoluteFile(value);
+  return !mayReadFile(parseFileReference(value), userId, ownerOfFile);
+}
+
 /** Only values that could name a file in someone's folder, or an annotated output/temp file, need a check. */
 function looksLikeFileReference(value: string): boolean {
   if (value.length > 4096) return false;
-  if (ANNOTATION.test(value)) return true;
-  return value.includes("/") || value.includes("\\");
+  if (splitAnnotation(value).type !== null) return true;
+  return value.includes("/") || value.includes("\\") || /^[A-Za-z]:/.test(value);
 }

@@ -203,6 +203,33 @@ describe("files", () => {
     }
   });
 
+  test("names are read as ComfyUI reads them: a folder tag after any character, an absolute subfolder (review findings)", async () => {
+    const a1 = await queuePrompt("a");
+    await runAll();
+    const entry = (await json(await call("a", `/api/history/${a1}`)))[a1] as { outputs: Record<string, { images: Array<{ filename: string; subfolder: string }> }> };
+    const image = entry.outputs["9"]!.images[0]!;
+    const absolute = encodeURIComponent(`/srv/ComfyUI/output/${image.subfolder}`);
+    fake.clearRequests();
+    for (const path of [
+      `/view?filename=${encodeURIComponent(`${image.filename}X[output]`)}&type=input&subfolder=${image.subfolder}`,
+      `/view?filename=${image.filename}&type=output&subfolder=${absolute}`,
+      `/view?filename=${encodeURIComponent(`${image.filename}X[output]`)}&type=input&subfolder=${absolute}&preview=webp;50`,
+      `/api/view?filename=${image.filename}&type=input&subfolder=${encodeURIComponent(`C:\\ComfyUI\\output\\${image.subfolder}`)}`,
+    ]) {
+      expect((await call("b", path)).status, path).toBe(404);
+    }
+    expect(fake.requests().filter((r) => r.target.includes("view")).length).toBe(0);
+    const mask = new FormData();
+    mask.append("image", new Blob([new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10])], { type: "image/png" }), "m.png");
+    mask.append("original_ref", JSON.stringify({ filename: `${image.filename}X[output]`, subfolder: `/srv/ComfyUI/output/${image.subfolder}`, type: "input" }));
+    expect((await call("b", "/api/upload/mask", { method: "POST", body: mask })).status).toBe(403);
+    const load = (value: string) => post("b", "/api/prompt", { prompt: { "1": { class_type: "LoadImage", inputs: { image: value } }, "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } } } });
+    expect((await load(`/srv/ComfyUI/output/${image.subfolder}/${image.filename}`)).status).toBe(403);
+    expect((await load(`${image.filename}X[output]`)).status).toBe(403);
+    // A's own file by the tagged spelling still works for A.
+    expect((await call("a", `/view?filename=${encodeURIComponent(`${image.filename} [output]`)}&subfolder=${image.subfolder}`)).status).toBe(200);
+  });
+
   test("PreviewImage temp files are the prompt owner's", async () => {
     const response = await post("a", "/api/prompt", { prompt: { "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 4242 } }, "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } } } });
     const { prompt_id } = (await json(response)) as { prompt_id: string };

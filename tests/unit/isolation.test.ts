@@ -184,3 +184,29 @@ describe("portable userdata names", () => {
     for (const good of ["workflows/console.json", "workflows/a.json", "comfy.settings.json", "con_figs/x.json", ".hidden/x"]) expect(isPortablePath(good), good).toBe(true);
   });
 });
+
+describe("names read exactly as ComfyUI reads them (review findings)", () => {
+  test("a folder tag counts with any one character before it, as folder_paths.annotated_filepath cuts it", async () => {
+    const { splitAnnotation } = await import("../../src/isolation/ownership.ts");
+    expect(splitAnnotation("x.png [output]")).toEqual({ name: "x.png", type: "output" });
+    expect(splitAnnotation("x.pngX[output]")).toEqual({ name: "x.png", type: "output" });
+    expect(splitAnnotation("x.png_[temp]")).toEqual({ name: "x.png", type: "temp" });
+    expect(splitAnnotation("x.png.[input]")).toEqual({ name: "x.png", type: "input" });
+    expect(splitAnnotation("x.png")).toEqual({ name: "x.png", type: null });
+  });
+
+  test("absolute subfolders and drives are nobody's folder", () => {
+    for (const bad of ["/srv/ComfyUI/output/u-x", "\\\\server\\share", "C:/ComfyUI/output", "c:relative"]) expect(normaliseSubfolder(bad), bad).toBeNull();
+    expect(mayReadFile({ type: "input", subfolder: `/srv/ComfyUI/input/u-${BOB}`, filename: "b.png" }, ALICE, () => null)).toBe(false);
+  });
+
+  test("prompts cannot name another's file by an untagged-looking tag or an absolute path; text that starts with / is still text", () => {
+    const load = (image: string) => ({ prompt: { "1": { class_type: "LoadImage", inputs: { image } } } });
+    expect(preparePromptSubmission(load("ComfyUI_temp_abcde_00001_.pngX[temp]"), alice, deps())).toMatchObject({ ok: false, code: "FILE_NOT_ALLOWED" });
+    expect(preparePromptSubmission(load(`/srv/ComfyUI/output/u-${BOB}/secret_00001_.png`), alice, deps())).toMatchObject({ ok: false, code: "FILE_NOT_ALLOWED" });
+    expect(preparePromptSubmission(load("/etc/x.png"), alice, deps())).toMatchObject({ ok: false, code: "FILE_NOT_ALLOWED" });
+    expect(preparePromptSubmission(load("C:\\ComfyUI\\output\\x.png"), alice, deps())).toMatchObject({ ok: false, code: "FILE_NOT_ALLOWED" });
+    const text = { prompt: { "2": { class_type: "CLIPTextEncode", inputs: { text: "/imagine a cat, 35mm / f1.8" } } } };
+    expect(preparePromptSubmission(text, alice, deps())).toMatchObject({ ok: true });
+  });
+});
