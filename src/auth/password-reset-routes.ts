@@ -40,7 +40,8 @@ export interface PasswordResetDeps {
 
 function render(template: unknown, values: Record<string, string>, status = 200): Response {
   let html = template as string;
-  for (const [name, value] of Object.entries(values)) html = html.replace(`{{${name}}}`, value);
+  // A placeholder may stand more than once (the title is in <title> and <h1>).
+  for (const [name, value] of Object.entries(values)) html = html.replaceAll(`{{${name}}}`, () => value);
   return new Response(html, { status, headers: PAGE_HEADERS });
 }
 

@@ -236,11 +236,11 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
       .map((role) => `<option value="${role}">${role}</option>`)
       .join("");
     const html = (registerPage as unknown as string)
-      .replace("{{admin}}", escapeHtml(caller.identity.username))
-      .replace("{{created}}", outcome.created === undefined ? "" : `Account ${escapeHtml(outcome.created)} created.`)
-      .replace("{{username}}", escapeHtml(outcome.error === undefined ? "" : (outcome.username ?? "")))
-      .replace("{{roles}}", roles)
-      .replace("{{error}}", escapeHtml(outcome.error ?? ""));
+      .replace("{{admin}}", () => escapeHtml(caller.identity.username))
+      .replace("{{created}}", () => outcome.created === undefined ? "" : `Account ${escapeHtml(outcome.created)} created.`)
+      .replace("{{username}}", () => escapeHtml(outcome.error === undefined ? "" : (outcome.username ?? "")))
+      .replace("{{roles}}", () => roles)
+      .replace("{{error}}", () => escapeHtml(outcome.error ?? ""));
     return new Response(html, { status: outcome.error === undefined ? 200 : 400, headers: PAGE_HEADERS });
   }
 
