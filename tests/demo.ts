@@ -49,7 +49,7 @@ void (async () => {
     if (match && !announced) {
       announced = true;
       const url = match[1]!.replace("0.0.0.0", "localhost").replace("127.0.0.1", "localhost");
-      console.log(`\n  MSS-Login demo is running.\n  Fake ComfyUI (no GPU, scripted runs): ${fake.url}\n  Open the gateway:  ${url}/${demoLogin ? `\n  Sign in with:      ${demoLogin}` : ""}\n  Gateway status:    ${url}/mss-login/\n  Stop with Ctrl+C.\n`);
+      console.log(`\n  MSS-Login demo is running.\n  Fake ComfyUI (no GPU, scripted runs): ${fake.url}\n  Open the gateway:  ${url}/${demoLogin ? `\n  Sign in with:      ${demoLogin}\n                     (the owner sets up two-factor sign-in first: any authenticator app scans the QR code)` : ""}\n  Gateway status:    ${url}/mss-login/\n  Stop with Ctrl+C.\n`);
     }
   }
 })();
