@@ -11,7 +11,7 @@ import type { OpenDatabase } from "./db/index.ts";
 import { jsonError } from "./gateway/error-response.ts";
 import { UPSTREAM_DOWN_MESSAGE } from "./gateway/forward-http.ts";
 import { createClientResolver } from "./gateway/client-address.ts";
-import { createOriginCheck } from "./gateway/origin-check.ts";
+import { createOriginCheck, isSafeMethod } from "./gateway/origin-check.ts";
 import { createPipeline, type AccessDecision, type ClassifiedRequest } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
@@ -20,7 +20,7 @@ import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
 import { decide, type PolicyOptions, type Principal } from "./rbac/policy.ts";
 import { createGroupsStore } from "./rbac/groups-store.ts";
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type Credential, type Identity } from "./auth/identity.ts";
+import { authenticatedByCookie, type Credential, type Identity } from "./auth/identity.ts";
 import { createAuthentication } from "./auth/index.ts";
 import { accountRoutes } from "./auth/account-routes.ts";
 import { authRoutes, sessionCookie } from "./auth/routes.ts";
@@ -30,7 +30,7 @@ import { passwordResetRoutes } from "./auth/password-reset-routes.ts";
 import { groupsRoutes } from "./rbac/groups-routes.ts";
 import { createOwnershipStore } from "./isolation/ownership.ts";
 import { createIsolation, isolationConcerns, type IsolationCaller } from "./isolation/comfy-isolation.ts";
-import { createSocketDirectory } from "./isolation/sockets.ts";
+import { createSocketDirectory, MAX_SOCKETS_PER_USER } from "./isolation/sockets.ts";
 import { createSharedWorkflowStore } from "./isolation/shared-workflows.ts";
 import { userEnvRoutes, type UpstreamAsUser } from "./isolation/user-env-routes.ts";
 import { createModelGrantStore } from "./models/grants.ts";
@@ -96,24 +96,12 @@ function onlyOwnComfyUser(comfyUser: string | null) {
   };
 }
 
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
 /** `/mss-login/...` and `/api/mss-login/...`: the gateway's JSON API (not its pages at the root). */
 function isGatewayApi(request: Request): boolean {
   const path = new URL(request.url).pathname;
   return path.startsWith("/mss-login/") || path.startsWith("/api/mss-login/");
 }
 
-/** A session cookie authenticates this request (a bearer token, if any, would take precedence). */
-function carriesSessionCookieOnly(request: Request): boolean {
-  const cookie = request.headers.get("cookie");
-  return cookie !== null && (cookie.includes(`${SESSION_COOKIE}=`) || cookie.includes(`${SECURE_SESSION_COOKIE}=`)) && !request.headers.has("authorization");
-}
-
-/** Open ComfyUI sockets one user may hold (tabs, scripts); more is a runaway client or abuse. */
-const MAX_SOCKETS_PER_USER = 32;
-/** Upgrades counted against that cap while they are still opening (and as a reconnect rate limit). */
-const SOCKET_ATTEMPT_WINDOW_MS = 10_000;
 
 /** Why an anonymous caller was refused, in words for the person (the code says it for programs). */
 const IDENTITY_PROBLEMS: Record<string, string> = {
@@ -207,18 +195,17 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   });
   const guard = createAdminGuard({ sessions, resolveIdentity: identityForOwnRoute });
   /** ComfyUI's JSON for the gateway's own use (model lists for admins), not on behalf of a user. */
+  /** The gateway's own requests to ComfyUI (admin look-ups), bounded by the response timeout. */
+  const fetchUpstream = (path: string, init: { method?: string; headers?: Record<string, string> } = {}) =>
+    fetch(`${upstream.origin}${upstream.basePath}${path}`, { ...init, signal: upstream.responseTimeoutMs > 0 ? AbortSignal.timeout(upstream.responseTimeoutMs) : null });
   const upstreamJson: UpstreamJson = async (path) => {
-    const response = await fetch(`${upstream.origin}${upstream.basePath}${path}`, { signal: upstream.responseTimeoutMs > 0 ? AbortSignal.timeout(upstream.responseTimeoutMs) : null });
+    const response = await fetchUpstream(path);
     return { status: response.status, body: await response.json().catch(() => undefined) };
   };
   /** ComfyUI as one gateway user (their own comfy-user), for the admin's user-env actions. */
   const upstreamAsUser: UpstreamAsUser = async (user, path, init = {}) => {
     const comfyUser = await upstreamUsers.comfyUserFor(`user:${user.id}`, `mss_${user.username}`);
-    return fetch(`${upstream.origin}${upstream.basePath}${path}`, {
-      method: init.method ?? "GET",
-      headers: comfyUser === null ? {} : { "comfy-user": comfyUser },
-      signal: upstream.responseTimeoutMs > 0 ? AbortSignal.timeout(upstream.responseTimeoutMs) : null,
-    });
+    return fetchUpstream(path, { method: init.method ?? "GET", headers: comfyUser === null ? {} : { "comfy-user": comfyUser } });
   };
 
   const ownRoutes = new Elysia()
@@ -239,6 +226,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         sessions,
         apiTokens,
         resolveIdentity: identityForOwnRoute,
+        guard,
         clientIp: (request) => clientOf(request).ip,
         readFields: auth.readFields,
         checkCredentials: auth.checkCredentials,
@@ -370,7 +358,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       };
       return allowed instanceof Promise ? allowed.then(isolate) : isolate(allowed);
     }
-    if (Math.max(sockets.openSocketCount(identity.userId), recentSocketAttempts(identity.userId)) >= MAX_SOCKETS_PER_USER) {
+    if (!sockets.admit(identity.userId)) {
       return { allow: false, status: 429, code: "TOO_MANY_SOCKETS", message: `You have ${MAX_SOCKETS_PER_USER} connections open already; close some tabs.` };
     }
     // The credential must stay live, and the role must keep its right to the socket (a
@@ -384,22 +372,12 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     return allowed instanceof Promise ? allowed.then(withCheck) : withCheck(allowed);
   }
 
-  /** Upgrade attempts per user in the last few seconds: a burst counts before its sockets are open. */
-  const socketAttempts = new Map<string, number[]>();
-  function recentSocketAttempts(userId: string): number {
-    const at = Date.now();
-    const recent = (socketAttempts.get(userId) ?? []).filter((t) => at - t < SOCKET_ATTEMPT_WINDOW_MS);
-    recent.push(at);
-    if (socketAttempts.size > 10_000) socketAttempts.clear(); // bounded; the window refills at once
-    socketAttempts.set(userId, recent);
-    return recent.length - 1;
-  }
 
   const handle = createPipeline({
     upstream,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
-    checkOrigin: createOriginCheck(config.public_origins, [SESSION_COOKIE, SECURE_SESSION_COOKIE]),
+    checkOrigin: createOriginCheck(config.public_origins, authenticatedByCookie),
     relays,
     resolveClient,
     authorise: (classified) => {
@@ -417,7 +395,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
       // The gateway's JSON API (`/mss-login/...`), like ComfyUI's JSON routes, refuses the
       // content types a cross-site form could send when a cookie is what authenticates; its
       // pages at the root (/login, /register, /reset, ...) take forms.
-      if (!SAFE_METHODS.has(request.method) && isGatewayApi(request) && carriesSessionCookieOnly(request) && isCorsSafelistedContentType(request.headers.get("content-type"))) {
+      if (!isSafeMethod(request.method) && isGatewayApi(request) && authenticatedByCookie(request) && isCorsSafelistedContentType(request.headers.get("content-type"))) {
         return jsonError(415, "JSON_REQUIRED", "Send this request as application/json.");
       }
       clients.set(request, client());

@@ -4,7 +4,7 @@
  * `/mss-login/me/sessions`), each also under `/api/mss-login/...`.
  */
 import { Elysia } from "elysia";
-import { bothSpellings, json } from "./admin-guard.ts";
+import { bothSpellings, json, type AdminGuard } from "./admin-guard.ts";
 import { jsonError } from "../gateway/error-response.ts";
 import { ApiTokenError, SCOPES, type ApiTokenStore } from "./api-tokens.ts";
 import type { Identity } from "./identity.ts";
@@ -20,6 +20,8 @@ export interface AccountRouteDeps {
   sessions: SessionStore;
   apiTokens: ApiTokenStore;
   resolveIdentity(request: Request): Promise<Identity>;
+  /** Signed-in callers and token scopes, as for every gateway route (admin-guard.ts). */
+  guard: AdminGuard;
   clientIp(request: Request): string;
   readFields(request: Request): Promise<Record<string, string>>;
   /** The password (and second factor) path of token creation, with regulation: user id or the answer to send. */
@@ -36,15 +38,6 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function accountRoutes(deps: AccountRouteDeps) {
   const now = deps.now ?? Date.now;
 
-  /** The caller, if signed in; an API token must carry `scope` ("read" to look, "run" to change). */
-  async function signedIn(request: Request, scope: "read" | "run"): Promise<Extract<Identity, { kind: "user" }> | Response> {
-    const identity = await deps.resolveIdentity(request);
-    if (identity.kind !== "user") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
-    if (identity.credential.kind === "api-token" && !identity.credential.scopes.includes(scope)) {
-      return jsonError(403, "TOKEN_SCOPE", `This API token has no "${scope}" scope.`);
-    }
-    return identity;
-  }
 
   async function generateToken(request: Request): Promise<Response> {
     const fields = await deps.readFields(request);
@@ -92,7 +85,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function listTokens(request: Request): Promise<Response> {
-    const identity = await signedIn(request, "read");
+    const identity = await deps.guard.signedIn(request, "read");
     if (identity instanceof Response) return identity;
     const tokens = deps.apiTokens.listForUser(identity.userId).map((t) => ({
       id: t.id,
@@ -107,7 +100,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function revokeToken(request: Request): Promise<Response> {
-    const identity = await signedIn(request, "run");
+    const identity = await deps.guard.signedIn(request, "run");
     if (identity instanceof Response) return identity;
     const fields = await deps.readFields(request);
     if (!fields.id || !deps.apiTokens.revoke(identity.userId, fields.id, now())) return jsonError(404, "TOKEN_NOT_FOUND", "No such token of yours.");
@@ -116,7 +109,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function listSessions(request: Request): Promise<Response> {
-    const identity = await signedIn(request, "read");
+    const identity = await deps.guard.signedIn(request, "read");
     if (identity instanceof Response) return identity;
     const current = identity.credential.kind === "session" ? identity.credential.jti : null;
     const sessions = deps.sessions.listForUser(identity.userId, now()).map((s) => ({ ...describeSession(s), is_current: s.jti === current }));
@@ -124,7 +117,7 @@ export function accountRoutes(deps: AccountRouteDeps) {
   }
 
   async function revokeSession(request: Request): Promise<Response> {
-    const identity = await signedIn(request, "run");
+    const identity = await deps.guard.signedIn(request, "run");
     if (identity instanceof Response) return identity;
     const fields = await deps.readFields(request);
     const own = deps.sessions.listForUser(identity.userId, now()).some((s) => s.jti === fields.jti);

@@ -27,6 +27,15 @@ export type Identity =
 
 const ANONYMOUS: Identity = { kind: "anonymous", problem: null };
 
+/**
+ * Whether the session cookie is what authenticates this request: it carries one and no bearer
+ * token (which would take precedence). Such requests get the cross-site defences.
+ */
+export function authenticatedByCookie(request: Request): boolean {
+  const cookie = request.headers.get("cookie");
+  return cookie !== null && (cookie.includes(`${SESSION_COOKIE}=`) || cookie.includes(`${SECURE_SESSION_COOKIE}=`)) && !request.headers.has("authorization");
+}
+
 /** The value of one cookie, without parsing the whole header into an object. */
 export function cookieValue(header: string | null, name: string): string | null {
   if (header === null) return null;

@@ -16,7 +16,7 @@ import { mfaStatus, useRecoveryCode, verifyLoginCode } from "./mfa.ts";
 import type { PasswordSettings } from "./passwords.ts";
 import { looksLikeRecoveryCode } from "./recovery-codes.ts";
 import type { Regulator } from "./regulation.ts";
-import { PAGE_HEADERS, readFields, regulationAddress } from "./routes.ts";
+import { readFields, regulationAddress, renderPage } from "./routes.ts";
 import type { SessionStore } from "./sessions.ts";
 import { PASSWORD_RESET_LIFETIME_MS, type TicketStore } from "./tickets.ts";
 import { AccountError, getUserById, getUserByUsername, requireMayManage, setPassword } from "./users.ts";
@@ -38,15 +38,8 @@ export interface PasswordResetDeps {
   now?: () => number;
 }
 
-function render(template: unknown, values: Record<string, string>, status = 200): Response {
-  let html = template as string;
-  // A placeholder may stand more than once (the title is in <title> and <h1>).
-  for (const [name, value] of Object.entries(values)) html = html.replaceAll(`{{${name}}}`, () => value);
-  return new Response(html, { status, headers: PAGE_HEADERS });
-}
-
 function message(title: string, text: string, status: number, action = ""): Response {
-  return render(messagePage, { title: escapeHtml(title), message: escapeHtml(text), action }, status);
+  return renderPage(messagePage, { title: escapeHtml(title), message: escapeHtml(text), action }, status);
 }
 
 const SIGN_IN_LINK = '<p><a href="/login">Go to the sign-in page</a></p>';
@@ -80,7 +73,7 @@ export function passwordResetRoutes(deps: PasswordResetDeps) {
     const user = getUserById(deps.db, userId);
     if (user === null || user.disabled) return invalidLink();
     const mfa = mfaStatus(deps.db, user.id).state === "enabled" ? CODE_FIELD : "";
-    return render(resetPage, { username: escapeHtml(user.username), token: escapeHtml(token), mfa, error: escapeHtml(error) }, error === "" ? 200 : 400);
+    return renderPage(resetPage, { username: escapeHtml(user.username), token: escapeHtml(token), mfa, error: escapeHtml(error) }, error === "" ? 200 : 400);
   }
 
   function showForm(request: Request): Response {

@@ -88,6 +88,16 @@ export function page(html: unknown): Response {
   return new Response(html as string, { headers: PAGE_HEADERS });
 }
 
+/**
+ * A page from one of the embedded templates, its `{{name}}` placeholders filled (every copy: a
+ * title stands in <title> and <h1>). Values are inserted as given: escape them first.
+ */
+export function renderPage(template: unknown, values: Record<string, string>, status = 200): Response {
+  let html = template as string;
+  for (const [name, value] of Object.entries(values)) html = html.replaceAll(`{{${name}}}`, () => value);
+  return new Response(html, { status, headers: PAGE_HEADERS });
+}
+
 /** IPv6 clients get a /64 each from their provider: regulate the /64, not each address in it. */
 export function regulationAddress(ip: string): string {
   if (!ip.includes(":")) return ip;

@@ -212,7 +212,7 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
       return { token, jti: fresh, expiresAt: old.expiresAt, cookieMaxAgeSeconds: old.rememberMe ? Math.max(0, Math.floor((old.expiresAt - now) / 1000)) : null };
     },
 
-    /** Marks a session for admin writes without a new id (tests, and the CLI's own use). */
+    /** Marks a session for admin writes without a new id (the stores' own tests). */
     recordStepUp(jti: string, now: number): void {
       db.update(sessions).set({ stepUpAt: now }).where(eq(sessions.jti, jti)).run();
     },
@@ -223,9 +223,6 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
       return row !== undefined && row.stepUpAt !== null && now - row.stepUpAt <= settings.stepUpMs;
     },
 
-    hasFreshStepUp(session: SessionIdentity, now: number): boolean {
-      return session.stepUpAt !== null && now - session.stepUpAt <= settings.stepUpMs;
-    },
 
     /** Deletes sessions that ended long ago (revoked or expired for over a day). */
     prune(now: number): number {

@@ -15,7 +15,7 @@ import type { ApiTokenStore } from "./api-tokens.ts";
 import { mfaStatus, resetMfa } from "./mfa.ts";
 import type { PasswordSettings } from "./passwords.ts";
 import { describeSession, type SessionStore } from "./sessions.ts";
-import { PAGE_HEADERS } from "./routes.ts";
+import { renderPage } from "./routes.ts";
 import {
   AccountError,
   changeRole,
@@ -235,13 +235,17 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
       .filter((role) => mayAssignRole(caller.actor, role))
       .map((role) => `<option value="${role}">${role}</option>`)
       .join("");
-    const html = (registerPage as unknown as string)
-      .replace("{{admin}}", () => escapeHtml(caller.identity.username))
-      .replace("{{created}}", () => outcome.created === undefined ? "" : `Account ${escapeHtml(outcome.created)} created.`)
-      .replace("{{username}}", () => escapeHtml(outcome.error === undefined ? "" : (outcome.username ?? "")))
-      .replace("{{roles}}", () => roles)
-      .replace("{{error}}", () => escapeHtml(outcome.error ?? ""));
-    return new Response(html, { status: outcome.error === undefined ? 200 : 400, headers: PAGE_HEADERS });
+    return renderPage(
+      registerPage,
+      {
+        admin: escapeHtml(caller.identity.username),
+        created: outcome.created === undefined ? "" : `Account ${escapeHtml(outcome.created)} created.`,
+        username: escapeHtml(outcome.error === undefined ? "" : (outcome.username ?? "")),
+        roles,
+        error: escapeHtml(outcome.error ?? ""),
+      },
+      outcome.error === undefined ? 200 : 400,
+    );
   }
 
   /** `GET /register`: the form for administrators; before the owner exists, first-run setup. */

@@ -37,20 +37,20 @@ const ORIGIN_REQUIRED: OriginVerdict = {
   message: "A change made with a session cookie must say where it comes from (Origin or Sec-Fetch-Site); use a current browser, or an API token.",
 };
 
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** GET, HEAD, OPTIONS: methods that change nothing, which the cross-site defences let pass. */
+export function isSafeMethod(method: string): boolean {
+  return SAFE_METHODS.has(method);
+}
 
 /**
- * `sessionCookieNames`: a state-changing request that carries one of these cookies (and no
- * bearer token, which takes precedence) must show its origin: every current browser sends
- * Origin or Sec-Fetch-Site on such requests, so one with neither is not a page of ours.
+ * `authenticatedByCookie`: a state-changing request it says yes to must show its origin: every
+ * current browser sends Origin or Sec-Fetch-Site on such requests, so one with neither is not a
+ * page of ours. (Passed in: `gateway/` does not know how callers are identified.)
  */
-export function createOriginCheck(publicOrigins: readonly string[], sessionCookieNames: readonly string[] = []): (request: Request) => OriginVerdict {
+export function createOriginCheck(publicOrigins: readonly string[], authenticatedByCookie: (request: Request) => boolean = () => false): (request: Request) => OriginVerdict {
   const allowed = new Set(publicOrigins.map((origin) => new URL(origin).origin.toLowerCase()));
-
-  function carriesSessionCookie(request: Request): boolean {
-    const cookie = request.headers.get("cookie");
-    return cookie !== null && sessionCookieNames.some((name) => cookie.includes(`${name}=`)) && !request.headers.has("authorization");
-  }
 
   return (request) => {
     // Fetch metadata, sent by every current browser: the cheapest and surest signal.
@@ -60,7 +60,7 @@ export function createOriginCheck(publicOrigins: readonly string[], sessionCooki
     const origin = request.headers.get("origin");
     if (origin === null) {
       // Not a browser, or a same-origin GET/HEAD; but a cookie-borne change must show its origin.
-      if (site === null && !SAFE_METHODS.has(request.method) && carriesSessionCookie(request)) return ORIGIN_REQUIRED;
+      if (site === null && !isSafeMethod(request.method) && authenticatedByCookie(request)) return ORIGIN_REQUIRED;
       return OK;
     }
     // A form posted from a page with `Referrer-Policy: no-referrer` carries `Origin: null`; the

@@ -227,12 +227,19 @@ function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   });
 }
 
+/** Open ComfyUI sockets one user may hold (tabs, scripts); more is a runaway client or abuse. */
+export const MAX_SOCKETS_PER_USER = 32;
+/** Upgrades counted against that cap while they are still opening (and as a reconnect rate limit). */
+const SOCKET_ATTEMPT_WINDOW_MS = 10_000;
+
 export function createSocketDirectory(options: SocketDirectoryOptions) {
   const { ownership } = options;
   const now = options.now ?? Date.now;
   const takeoverTimeoutMs = options.takeoverTimeoutMs ?? DEFAULT_TAKEOVER_TIMEOUT_MS;
   /** userId → clientId → binding, least recently used first. */
   const bindings = new Map<string, Map<string, ClientBinding>>();
+  /** userId → times of recent upgrade attempts (see admit). */
+  const upgradeAttempts = new Map<string, number[]>();
   /** userId → open connections, oldest first. */
   const openConnections = new Map<string, Connection[]>();
   /** The shared view of the executing prompt. */
@@ -486,9 +493,24 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
       return open === undefined || open.length === 0 ? null : open[open.length - 1]!.upstreamSid;
     },
 
-    /** Open sockets of a user (for a per-user cap). */
+    /** Open sockets of a user. */
     openSocketCount(userId: string): number {
       return openConnections.get(userId)?.length ?? 0;
+    },
+
+    /**
+     * Whether the user may open one more socket (and counts the attempt): fewer than
+     * MAX_SOCKETS_PER_USER open, and fewer upgrade attempts than that in the last few seconds, so
+     * that a burst counts before its sockets are open (and reconnect loops are slowed).
+     */
+    admit(userId: string): boolean {
+      const at = now();
+      const recent = (upgradeAttempts.get(userId) ?? []).filter((t) => at - t < SOCKET_ATTEMPT_WINDOW_MS);
+      const earlier = recent.length;
+      recent.push(at);
+      if (upgradeAttempts.size > 10_000) upgradeAttempts.clear(); // bounded; the window refills at once
+      upgradeAttempts.set(userId, recent);
+      return Math.max(this.openSocketCount(userId), earlier) < MAX_SOCKETS_PER_USER;
     },
 
     /** Drops idle bindings now (normally done in passing, once a minute). */

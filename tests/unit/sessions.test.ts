@@ -142,12 +142,12 @@ test("listing shows only live sessions of the user; step-up is fresh for its win
 
   const checked = await store.check(a.token, T0 + 2);
   if (!checked.ok) throw new Error("expected a live session");
-  expect(store.hasFreshStepUp(checked.session, T0 + 2)).toBe(false);
+  expect(store.stepUpFresh(a.jti, T0 + 2)).toBe(false);
   store.recordStepUp(a.jti, T0 + 10);
   const stepped = await store.check(a.token, T0 + 20);
   if (!stepped.ok) throw new Error("expected a live session");
-  expect(store.hasFreshStepUp(stepped.session, T0 + 20)).toBe(true);
-  expect(store.hasFreshStepUp(stepped.session, T0 + 10 + SETTINGS.stepUpMs + 1)).toBe(false);
+  expect(store.stepUpFresh(a.jti, T0 + 20)).toBe(true);
+  expect(store.stepUpFresh(a.jti, T0 + 10 + SETTINGS.stepUpMs + 1)).toBe(false);
 
   expect(store.prune(T0 + 2 * 24 * HOUR)).toBe(1); // the revoked one
 });
