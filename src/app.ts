@@ -30,6 +30,8 @@ import { passwordResetRoutes } from "./auth/password-reset-routes.ts";
 import { groupsRoutes } from "./rbac/groups-routes.ts";
 import { createOwnershipStore } from "./isolation/ownership.ts";
 import { createIsolation, isolationConcerns, type IsolationCaller } from "./isolation/comfy-isolation.ts";
+import { carriesGatewayUi, withGatewayUi } from "./ui/comfy-page.ts";
+import { uiRoutes } from "./ui/ui-routes.ts";
 import { createSocketDirectory, MAX_SOCKETS_PER_USER } from "./isolation/sockets.ts";
 import { createSharedWorkflowStore } from "./isolation/shared-workflows.ts";
 import { userEnvRoutes, type UpstreamAsUser } from "./isolation/user-env-routes.ts";
@@ -266,6 +268,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     .use(groupsRoutes({ groups: groupsStore, guard, log, changed: () => relays.sweep() }))
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
+    .use(uiRoutes({ guard }))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
@@ -338,6 +341,11 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     if (route.routeId === "users" && request.method === "GET") {
       const onlyCaller = (decision: AccessDecision): AccessDecision => (decision.allow ? { ...decision, filterResponse: onlyOwnComfyUser(decision.upstreamHeaders?.["comfy-user"] ?? null) } : decision);
       return allowed instanceof Promise ? allowed.then(onlyCaller) : onlyCaller(allowed);
+    }
+    if (principal.kind === "user" && carriesGatewayUi(route.routeId, request.method)) {
+      const uiState = { username: identity.username, role: principal.role, isAdmin: principal.role === "owner" || principal.role === "admin", permissions: groupsStore.effective(principal.role) };
+      const withUi = (decision: AccessDecision): AccessDecision => withGatewayUi(decision, request, route.routeId, uiState, log);
+      return allowed instanceof Promise ? allowed.then(withUi) : withUi(allowed);
     }
     if (!route.websocket) {
       if (route.kind !== "comfy" || principal.kind !== "user" || !isolationConcerns(route.routeId, request.method)) return allowed;

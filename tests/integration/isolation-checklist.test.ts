@@ -116,7 +116,8 @@
  *  10 Origin/Host rule          → this file :: "§10.8.10: a browser session's POST with the gateway's Origin, and its WebSocket upgrade, reach the loopback ComfyUI ..."
  *                                  + forwarding :: "identity, routing and hop-by-hop headers never reach the upstream; Host and Origin are the upstream's",
  *                                  "the upgrade reaches the upstream with its Origin and without client identity headers"
- *  11 HTML injection            → Comfy.Extension.Disabled filter: isolation :: "a settings write cannot switch off the gateway's own extension"
+ *  11 HTML injection            → this file :: "§10.8.11: ..."; comfy-page-ui :: injection once, ETag/304, per-role styles, /api/extensions;
+ *                                  Comfy.Extension.Disabled filter: isolation :: "a settings write cannot switch off the gateway's own extension"
  *                                  script injection, /api/extensions: TODO this file (issue 5)
  *  12 large upload              → this file :: "§10.8.12: ..." (through the upload interceptor)
  *                                  + forwarding :: "a declared length over the limit is refused with 413 before the upstream is contacted",
@@ -1035,15 +1036,14 @@ describe("comfyui-api.md §10.8", () => {
     await runAll();
   });
 
-  // Not implemented: the gateway's own front-end extension (script injection, /api/extensions) is issue 5.
-  test.todo("§10.8.11: the gateway's script is injected into the ComfyUI page exactly once, with a correct ETag and Content-Length", async () => {
+  test("§10.8.11: the gateway's state, styles and early script go into ComfyUI's page once, first in <head>, and its extension is appended to /api/extensions (details: comfy-page-ui.test.ts)", async () => {
     const page = await call(B, "/", { headers: { accept: "text/html" } });
     const html = await page.text();
-    expect(html.match(/mss-login/g)?.length).toBe(1);
-    expect(Number(page.headers.get("content-length"))).toBe(new TextEncoder().encode(html).byteLength);
-  });
-  test.todo("§10.8.11: the gateway's extension URL is appended to /api/extensions", async () => {
+    expect(html.split('id="mss-login-state"').length - 1).toBe(1);
+    expect(html.split("/mss-login/ui/comfy-early.js").length - 1).toBe(1);
+    const length = page.headers.get("content-length");
+    if (length !== null) expect(Number(length)).toBe(new TextEncoder().encode(html).byteLength);
     const list = (await (await call(B, "/api/extensions")).json()) as string[];
-    expect(list.some((url) => url.includes("mss-login"))).toBe(true);
+    expect(list.filter((url) => url === "/mss-login/ui/comfy-extension.js")).toHaveLength(1);
   });
 });
