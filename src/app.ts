@@ -26,6 +26,9 @@ import { accountRoutes } from "./auth/account-routes.ts";
 import { authRoutes, sessionCookie } from "./auth/routes.ts";
 import { createAdminGuard } from "./auth/admin-guard.ts";
 import { userAdminRoutes } from "./auth/user-admin-routes.ts";
+import { adminCredentialRoutes } from "./auth/admin-credential-routes.ts";
+import { createGatewaySettings } from "./settings/service.ts";
+import { settingsRoutes } from "./settings/routes.ts";
 import { passwordResetRoutes } from "./auth/password-reset-routes.ts";
 import { groupsRoutes } from "./rbac/groups-routes.ts";
 import { createOwnershipStore } from "./isolation/ownership.ts";
@@ -117,7 +120,11 @@ const IDENTITY_PROBLEMS: Record<string, string> = {
 /** Bun's own request-body cap sits a little above ours so that our 413 (with a clear body) wins. */
 const BODY_CAP_SLACK = 1024 * 1024;
 
-export async function startGateway({ config, database, log }: StartGatewayOptions): Promise<RunningGateway> {
+export async function startGateway({ config: loadedConfig, database, log }: StartGatewayOptions): Promise<RunningGateway> {
+  // The administrator's run-time settings over the loaded configuration: `config` is the
+  // configuration at start; what follows a change without a restart reads settings.current().
+  const settings = createGatewaySettings({ db: database.db, config: loadedConfig, log });
+  const config = settings.current();
   const upstream = describeUpstream(config.upstream.url, {
     connectTimeoutMs: config.upstream.connect_timeout_ms,
     responseTimeoutMs: config.upstream.response_timeout_ms,
@@ -125,7 +132,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
   });
 
   // Accounts and credentials (step 3 of the request flow).
-  const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log);
+  const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log, settings.current);
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
   // Who owns which prompt and file in ComfyUI's shared queue, history and folders.
@@ -190,10 +197,10 @@ export async function startGateway({ config, database, log }: StartGatewayOption
     clientIp: (request) => clientOf(request).ip,
     isSecure: (request) => clientOf(request).secure || request.url.startsWith("https:"),
     credentialsRevoked,
-    allowGuest: config.auth.allow_guest,
+    allowGuest: () => settings.current().auth.allow_guest,
     setupDone: () => rmSync(join(config.data_dir, SETUP_LINK_FILE), { force: true }),
     permissionsOf: (role) => groupsStore.effective(role),
-    stepUpSeconds: config.sessions.step_up_minutes * 60,
+    stepUpSeconds: () => settings.current().sessions.step_up_minutes * 60,
   });
   const guard = createAdminGuard({ sessions, resolveIdentity: identityForOwnRoute });
   /** ComfyUI's JSON for the gateway's own use (model lists for admins), not on behalf of a user. */
@@ -265,6 +272,8 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         credentialsRevoked,
       }),
     )
+    .use(adminCredentialRoutes({ guard, sessions, apiTokens, log, credentialsRevoked }))
+    .use(settingsRoutes({ settings, guard, log, changed: credentialsRevoked }))
     .use(groupsRoutes({ groups: groupsStore, guard, log, changed: () => relays.sweep() }))
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
@@ -355,7 +364,7 @@ export async function startGateway({ config, database, log }: StartGatewayOption
         username: identity.username,
         role,
         seesAll: role === "owner" || role === "admin" || groupsStore.allows(role, "can_view_all_comfyui_items"),
-        maxPending: config.queue.max_pending[role],
+        maxPending: settings.current().queue.max_pending[role],
       };
       const around = isolation.forRequest({ request, routeId: route.routeId, method: request.method, params: route.params, path, search: classified.search, caller });
       if (around === null) return allowed;

@@ -53,6 +53,9 @@ Usage:
                                   manage accounts (the password is read from standard input,
                                   never from the command line)
   ${PRODUCT_NAME} groups export [FILE]   |   groups import FILE   (the original's mss_login_groups.json)
+  ${PRODUCT_NAME} settings list [--json]   |   settings set KEY VALUE   |   settings reset KEY
+                                  the settings an administrator can change at run time (also in
+                                  the admin web app); env and flags still win over them
   ${PRODUCT_NAME} policy explain --role owner|admin|power|user|guest|anonymous METHOD PATH
   ${PRODUCT_NAME} policy list
                                   how the gateway decides on one request; the whole route
@@ -69,7 +72,7 @@ Flags (all commands that read the configuration):
   --host H           listen.host          --port N          listen.port
   --upstream URL     upstream.url         --log-level L     log.level
 
-Configuration precedence: defaults < config.json < MSS_LOGIN_* environment variables < flags.
+Configuration precedence: defaults < config.json < stored settings (admin app, "settings set") < MSS_LOGIN_* environment variables < flags.
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 `;
 
@@ -251,6 +254,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case "policy": {
         const { runPolicyCommand } = await import("./cli/policy-commands.ts");
         return await runPolicyCommand(rest, io);
+      }
+      case "settings": {
+        const { runSettingsCommand } = await import("./cli/settings-commands.ts");
+        return await runSettingsCommand(rest, io);
       }
       case "config":
         if (rest[0] !== "print") {

@@ -22,7 +22,7 @@ export interface AdminCaller {
   actor: AccountActor & { kind: "user" };
 }
 
-export const STEP_UP_MESSAGE = "Confirm your password first (POST /mss-login/api/step-up with {\"password\"}); it stays confirmed for 5 minutes.";
+export const STEP_UP_MESSAGE = "Confirm your password first (POST /mss-login/api/step-up with {\"password\"}); it stays confirmed for a few minutes (sessions.step_up_minutes).";
 
 export function createAdminGuard(deps: AdminGuardDeps) {
   const now = deps.now ?? Date.now;

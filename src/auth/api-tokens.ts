@@ -119,6 +119,29 @@ export function createApiTokenStore(db: Db) {
         .map((row) => ({ ...row, scopes: parseScopes(row.scopes) }));
     },
 
+    /** Every unrevoked, unexpired token of every user (the administrators' overview), newest first; never the hash. */
+    listLive(now: number) {
+      return db
+        .select({
+          id: apiTokens.id,
+          userId: apiTokens.userId,
+          username: users.username,
+          role: users.role,
+          label: apiTokens.label,
+          scopes: apiTokens.scopes,
+          createdAt: apiTokens.createdAt,
+          expiresAt: apiTokens.expiresAt,
+          lastUsedAt: apiTokens.lastUsedAt,
+          lastUsedIp: apiTokens.lastUsedIp,
+        })
+        .from(apiTokens)
+        .innerJoin(users, eq(users.id, apiTokens.userId))
+        .where(and(isNull(apiTokens.revokedAt), sql`(${apiTokens.expiresAt} IS NULL OR ${apiTokens.expiresAt} > ${now})`))
+        .orderBy(sql`${apiTokens.createdAt} DESC`, apiTokens.id)
+        .all()
+        .map((row) => ({ ...row, scopes: parseScopes(row.scopes) }));
+    },
+
     /** Revokes one of the user's own tokens; false when there is no such live token. */
     revoke(userId: string, tokenId: string, now: number): boolean {
       return (

@@ -153,16 +153,32 @@ export interface RegulatorOptions {
  *    usernames are regulated exactly like existing ones (no enumeration).
  */
 export class Regulator {
-  readonly settings: RegulationSettings;
+  readonly #settings: () => RegulationSettings;
   readonly #db: Db;
   readonly #pruneEvery: number;
   #writesSincePrune = 0;
 
-  constructor(db: Db, settings: RegulationSettings = DEFAULT_REGULATION, options: RegulatorOptions = {}) {
-    validateRegulationSettings(settings);
+  /**
+   * `settings` may be a function: it is then asked on every decision, so that a change made at
+   * run time (the admin's settings) applies to the next attempt. Its values must be valid (the
+   * configuration schema checks them); the first one is checked here.
+   */
+  constructor(db: Db, settings: RegulationSettings | (() => RegulationSettings) = DEFAULT_REGULATION, options: RegulatorOptions = {}) {
+    if (typeof settings === "function") {
+      validateRegulationSettings(settings());
+      this.#settings = settings;
+    } else {
+      validateRegulationSettings(settings);
+      const fixed = Object.freeze({ ...settings });
+      this.#settings = () => fixed;
+    }
     this.#db = db;
-    this.settings = Object.freeze({ ...settings });
     this.#pruneEvery = options.pruneEvery ?? DEFAULT_PRUNE_EVERY;
+  }
+
+  /** The settings in force now. */
+  get settings(): RegulationSettings {
+    return this.#settings();
   }
 
   /** The longest span over which a stored failure can still matter, in milliseconds. */

@@ -48,14 +48,14 @@ export interface AuthRouteDeps {
   isSecure(request: Request): boolean;
   /** A credential was revoked here: open WebSockets that rode on it are closed now. */
   credentialsRevoked(): void;
-  /** `auth.allow_guest`: a password-less sign-in as the shared guest account. */
-  allowGuest: boolean;
+  /** `auth.allow_guest` now: a password-less sign-in as the shared guest account. */
+  allowGuest(): boolean;
   /** The owner exists: the first-run link is spent (its file can go). */
   setupDone(): void;
   /** The role's effective permissions (for `/me`), and whether it must sign in with a second factor. */
   permissionsOf(role: string): Record<string, boolean>;
-  /** How long a step-up lasts (sessions.step_up_minutes). */
-  stepUpSeconds: number;
+  /** How long a step-up lasts now (sessions.step_up_minutes). */
+  stepUpSeconds(): number;
   now?: () => number;
 }
 
@@ -316,7 +316,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     const fields = await readFields(request);
     const next = safeNext(fields.next);
     if (truthy(fields.guest_login)) {
-      if (!deps.allowGuest) return jsonError(403, "GUEST_DISABLED", "Guest access is not enabled on this server.");
+      if (!deps.allowGuest()) return jsonError(403, "GUEST_DISABLED", "Guest access is not enabled on this server.");
       const guestId = await guestAccount();
       const guest = getUserById(deps.db, guestId);
       if (guest === null || guest.disabled || guest.role !== "guest") return jsonError(403, "GUEST_DISABLED", "Guest access is not available.");
@@ -531,7 +531,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     const rotated = await deps.sessions.stepUp(identity.credential.jti, now());
     if (rotated === null) return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
     deps.credentialsRevoked();
-    return new Response(JSON.stringify({ status: "ok", valid_for_seconds: deps.stepUpSeconds, jwt_token: rotated.token }), {
+    return new Response(JSON.stringify({ status: "ok", valid_for_seconds: deps.stepUpSeconds(), jwt_token: rotated.token }), {
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "set-cookie": sessionCookie(rotated.token, rotated.cookieMaxAgeSeconds, deps.isSecure(request)) },
     });
   }
@@ -560,7 +560,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (countUsers(deps.db) === 0) return page(`<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/mss-login/static/pages.css"><main class="card"><h1>Not set up yet</h1><p>Open the one-time setup link printed on the gateway's console, or create the owner with <code>mss-login user add</code>.</p></main>`);
       const identity = await deps.resolveIdentity(request);
       if (identity.kind === "user") return new Response(null, { status: 302, headers: { location: safeNext(new URL(request.url).searchParams.get("next")) } });
-      return page(deps.allowGuest ? (loginPage as unknown as string).replace("<!--guest-->", GUEST_BUTTON) : loginPage);
+      return page(deps.allowGuest() ? (loginPage as unknown as string).replace("<!--guest-->", GUEST_BUTTON) : loginPage);
     })
     .post("/login", ({ request }) => login(request))
     .get("/logout", ({ request }) => logout(request))

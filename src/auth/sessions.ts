@@ -186,6 +186,32 @@ export function createSessionStore(db: Db, signingKey: string, settings: Session
         .all();
     },
 
+    /**
+     * Every session that would be accepted now, of every user (the administrators' overview):
+     * unrevoked, unexpired, within its idle limit, its user enabled. Most recently used first.
+     */
+    listLive(now: number) {
+      const rows = db
+        .select({
+          jti: sessions.jti,
+          userId: sessions.userId,
+          username: users.username,
+          role: users.role,
+          createdAt: sessions.createdAt,
+          lastSeenAt: sessions.lastSeenAt,
+          expiresAt: sessions.expiresAt,
+          rememberMe: sessions.rememberMe,
+          clientIp: sessions.clientIp,
+          userAgent: sessions.userAgent,
+        })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(and(isNull(sessions.revokedAt), sql`${sessions.expiresAt} > ${now}`, eq(users.disabled, false)))
+        .orderBy(sql`${sessions.lastSeenAt} DESC`, sessions.jti)
+        .all();
+      return rows.filter((row) => now - row.lastSeenAt <= (isAdminRole(row.role) ? settings.adminIdleMs : settings.idleMs));
+    },
+
     /** Name, role and state of a user, for identities that do not come through a session row. */
     userSummary(userId: string): { username: string; role: Role; disabled: boolean } | null {
       return db.select({ username: users.username, role: users.role, disabled: users.disabled }).from(users).where(eq(users.id, userId)).get() ?? null;

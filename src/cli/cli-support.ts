@@ -1,6 +1,7 @@
 // Helpers shared by the command groups that manage accounts and credentials (`user`, `token`).
 import { AccountError, getUserByUsername, type User } from "../auth/users.ts";
-import { CONFIG_FLAGS, ensureDataDir, loadConfig, type Config } from "../config/index.ts";
+import { CONFIG_FLAGS, ensureDataDir, loadConfig, type Config, type LoadedConfig } from "../config/index.ts";
+import { createGatewaySettings } from "../settings/service.ts";
 import type { OpenDatabase } from "../db/index.ts";
 import { openAndMigrate, UsageError, type CliIo } from "../main.ts";
 
@@ -64,15 +65,24 @@ export function requiredValue(command: string, options: ParsedArguments["options
   return value;
 }
 
-export type Store = { readonly config: Config; readonly database: OpenDatabase };
+export type Store = {
+  /** The configuration in force: the stored run-time settings (`mss-login settings`) included. */
+  readonly config: Config;
+  /** As loaded from defaults, config.json, env and flags, and where each value came from. */
+  readonly loadedConfig: Config;
+  readonly sources: LoadedConfig["sources"];
+  readonly database: OpenDatabase;
+};
 
 /** Loads the configuration and opens the migrated database; null (message printed) on failure. */
-export function openStore(configArgv: readonly string[], io: CliIo): { config: Config; database: OpenDatabase } | null {
-  const { config, warnings } = loadConfig({ argv: configArgv, env: io.env, cwd: io.cwd });
+export function openStore(configArgv: readonly string[], io: CliIo): Store | null {
+  const { config, sources, warnings } = loadConfig({ argv: configArgv, env: io.env, cwd: io.cwd });
   const dataDir = ensureDataDir(config.data_dir);
   for (const warning of [...warnings, ...dataDir.warnings]) io.stderr(`warning: ${warning}\n`);
   const opened = openAndMigrate(config.data_dir, io);
-  return opened === null ? null : { config, database: opened.database };
+  if (opened === null) return null;
+  const effective = createGatewaySettings({ db: opened.database.db, config, sources }).current();
+  return { config: effective, loadedConfig: config, sources, database: opened.database };
 }
 
 export function requireUserByName(database: OpenDatabase, username: string): User {

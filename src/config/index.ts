@@ -4,7 +4,7 @@ export { ConfigError } from "./errors.ts";
 export { CONFIG_FLAGS, parseConfigFlags } from "./flags.ts";
 export { formatIp, parseIp, parseIpRange } from "./ip.ts";
 export type { IpAddress, IpRange, IpRangeResult } from "./ip.ts";
-export { describeSource, loadConfig } from "./load.ts";
+export { configSources, describeSource, loadConfig } from "./load.ts";
 export type { ConfigSource, LoadConfigOptions, LoadedConfig } from "./load.ts";
 export { describeSettings, redactedConfig, redactedSources } from "./print.ts";
 export {

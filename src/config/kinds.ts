@@ -18,6 +18,9 @@ export type Checked<T> =
 export interface Kind<T> {
   /** What a valid value is, e.g. "an integer 1-65535". */
   readonly expected: string;
+  /** Bounds of an integer kind (shown by the admin app's settings). */
+  readonly min?: number;
+  readonly max?: number;
   fromJson(raw: unknown): Checked<T>;
   fromText(text: string): Checked<T>;
 }
@@ -32,6 +35,8 @@ export function integer(min: number, max: number, unit = ""): Kind<number> {
     Number.isSafeInteger(value) && value >= min && value <= max ? ok(value) : bad(`must be ${expected}`, got);
   return {
     expected,
+    min,
+    max,
     fromJson: (raw) => (typeof raw === "number" ? check(raw, raw) : bad(`must be ${expected}`, raw)),
     fromText: (text) =>
       /^[+-]?\d+$/.test(text.trim()) ? check(Number(text.trim()), text) : bad(`must be ${expected}`, text),

@@ -223,6 +223,18 @@ function pick(
   return null;
 }
 
+/** Where each value of a configuration made by loadConfig came from (see configSources). */
+const LOADED_SOURCES = new WeakMap<Config, Readonly<Record<string, ConfigSource>>>();
+
+/**
+ * The sources of a configuration that loadConfig returned (whoever holds only the Config, such
+ * as the composition root, can still tell which keys the environment or a flag pinned); null
+ * for a configuration built some other way.
+ */
+export function configSources(config: Config): Readonly<Record<string, ConfigSource>> | null {
+  return LOADED_SOURCES.get(config) ?? null;
+}
+
 export function loadConfig({ argv, env, cwd }: LoadConfigOptions): LoadedConfig {
   const flags = parseConfigFlags(argv);
 
@@ -284,10 +296,13 @@ export function loadConfig({ argv, env, cwd }: LoadConfigOptions): LoadedConfig 
     }
     node[entry.path.at(-1) ?? entry.key] = values.get(entry.key);
   }
+  // Every value passed its setting's kind, so the object has the Config shape.
+  const config = deepFreeze(root) as unknown as Config;
+  const frozenSources = Object.freeze(sources);
+  LOADED_SOURCES.set(config, frozenSources);
   return {
-    // Every value passed its setting's kind, so the object has the Config shape.
-    config: deepFreeze(root) as unknown as Config,
-    sources: Object.freeze(sources),
+    config,
+    sources: frozenSources,
     configFile: fileContents !== null ? filePath : null,
     warnings,
   };

@@ -11,3 +11,4 @@ export * from "../auth/tables.ts";
 export * from "../rbac/tables.ts";
 export * from "../isolation/tables.ts";
 export * from "../models/tables.ts";
+export * from "../settings/tables.ts";

@@ -1,0 +1,59 @@
+/**
+ * Shared pieces of the end-to-end tests: the fake ComfyUI (with its stand-in front end) and the
+ * gateway as its own process, Chromium, and the checks every page must pass: nothing loaded
+ * from outside the gateway, and an axe-core scan of form labels and contrast.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as OTPAuth from "otpauth";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { expect } from "bun:test";
+import { launchBrowser } from "./browser.ts";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** A new browser context whose pages may load only from `origin` (recorded in `foreign`). */
+export async function isolatedContext(browser: Browser, origin: string, options: { width?: number; height?: number; bypassCSP?: boolean } = {}): Promise<{ context: BrowserContext; foreign: string[] }> {
+  const context = await browser.newContext({ viewport: { width: options.width ?? 1280, height: options.height ?? 800 }, bypassCSP: options.bypassCSP ?? false });
+  const foreign: string[] = [];
+  context.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.protocol === "data:" || url.protocol === "blob:" || url.protocol === "about:") return;
+    if (url.origin !== origin) foreign.push(request.url());
+  });
+  return { context, foreign };
+}
+
+export interface AxeViolation {
+  id: string;
+  help: string;
+  nodes: { target: string[]; failureSummary?: string }[];
+}
+
+/**
+ * axe-core on the page (or below `selector`): form labels, names of buttons and links, and
+ * colour contrast (WCAG 2 AA). Injected through the DevTools protocol, so the page's CSP does not
+ * have to allow it.
+ */
+export async function accessibilityViolations(page: Page, selector?: string): Promise<AxeViolation[]> {
+  await page.evaluate(axeSource);
+  return page.evaluate(async (scope) => {
+    const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(scope ? { include: [scope] } : document, {
+      runOnly: { type: "rule", values: ["label", "label-title-only", "select-name", "button-name", "link-name", "input-button-name", "color-contrast", "aria-input-field-name", "aria-toggle-field-name", "form-field-multiple-labels", "document-title", "html-has-lang", "image-alt", "duplicate-id-aria"] },
+      resultTypes: ["violations"],
+    });
+    return result.violations.map((violation) => ({ id: violation.id, help: violation.help, nodes: violation.nodes.map((node) => ({ target: node.target, failureSummary: node.failureSummary })) }));
+  }, selector ?? null);
+}
+
+export async function expectAccessible(page: Page, what: string, selector?: string): Promise<void> {
+  const violations = await accessibilityViolations(page, selector);
+  expect(violations, `${what}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
+}
+
+export function totpCode(base32Secret: string): string {
+  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(base32Secret.replace(/\s+/g, "")), digits: 6, period: 30, algorithm: "SHA1" }).generate();
+}
+
+export { launchBrowser };
