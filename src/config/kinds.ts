@@ -21,6 +21,8 @@ export interface Kind<T> {
   /** Bounds of an integer kind (shown by the admin app's settings). */
   readonly min?: number;
   readonly max?: number;
+  /** The allowed values of a one-of kind (shown by the admin app as a choice). */
+  readonly options?: readonly string[];
   fromJson(raw: unknown): Checked<T>;
   fromText(text: string): Checked<T>;
 }
@@ -81,9 +83,10 @@ export function text<T extends string = string>(
 
 export function oneOf<const V extends readonly string[]>(values: V): Kind<V[number]> {
   const expected = `one of ${values.join(", ")}`;
-  return text<V[number]>(expected, (value) =>
+  const kind = text<V[number]>(expected, (value) =>
     (values as readonly string[]).includes(value) ? { value: value as V[number] } : { problem: `must be ${expected}` },
   );
+  return { ...kind, options: values };
 }
 
 /** Allows `null` in config.json for "not set"; the default is usually null too. */

@@ -28,6 +28,8 @@ export interface SettingView {
   min?: number;
   max?: number;
   unit?: string;
+  /** The allowed values, when the setting is a choice. */
+  options?: readonly string[];
   source: SettingSource;
   locked: boolean;
   applies: "now" | "restart";
@@ -123,6 +125,7 @@ export function createGatewaySettings(options: GatewaySettingsOptions): GatewayS
         ...(kind.min === undefined ? {} : { min: kind.min }),
         ...(kind.max === undefined ? {} : { max: kind.max }),
         ...(setting.unit === undefined ? {} : { unit: setting.unit }),
+        ...(kind.options === undefined ? {} : { options: kind.options }),
         source,
         locked: isLocked(source),
         applies: setting.applies,

@@ -113,6 +113,8 @@ describe("GET /mss-login/api/settings", () => {
       owner_only: false,
     });
     expect(settings.find((s) => s.key === "sessions.admin_idle_minutes")).toMatchObject({ value: 45, default: 30, min: 1, max: 1440, unit: "minutes", source: "env", locked: true });
+    // A choice lists its values, so the app offers a select rather than a text box.
+    expect(settings.find((s) => s.key === "regulation.profile")).toMatchObject({ type: "string", options: ["default", "original"] });
     expect(settings.find((s) => s.key === "regulation.ip_attempts_per_minute")).toMatchObject({ value: 1000, default: 5, source: "admin", locked: false });
     expect(settings.find((s) => s.key === "queue.max_pending.guest")).toMatchObject({ value: 2, unit: "prompts", min: 0 });
     // The test gateway is given --upstream: locked, and only ever the owner's.

@@ -9,6 +9,14 @@ export interface AdminContext {
   me: Me;
   /** True inside ComfyUI's page (a dialog), false on the standalone /mss-login/admin page. */
   embedded: boolean;
+  /**
+   * The section says whether it holds unsaved changes ("3 unsaved changes"), or null when it
+   * holds none. While a message is set, the app asks before leaving the section, closing the
+   * panel or unloading the page.
+   */
+  setUnsaved(message: string | null): void;
+  /** Loads the signed-in user again and re-renders the app (e.g. after handing over ownership). */
+  reload(): Promise<void>;
 }
 
 export interface AdminSection {

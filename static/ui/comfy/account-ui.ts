@@ -48,7 +48,10 @@ export async function openAdminPanel(): Promise<void> {
   };
   dialog.addEventListener("cancel", (event) => {
     event.preventDefault();
-    close();
+    // Escape goes through the app's own Close, which asks first when changes are unsaved.
+    const closeButton = container.querySelector<HTMLButtonElement>("[data-mss-close]");
+    if (closeButton) closeButton.click();
+    else close();
   });
   document.body.appendChild(dialog);
   openPanel = dialog;

@@ -1,0 +1,16 @@
+/**
+ * The admin app's built-in sections, listed in this order (each also has its own `order`).
+ * A new section is one file in this folder exporting an `AdminSection`, plus its line here.
+ */
+import type { AdminSection } from "../section.ts";
+import { usersSection } from "./users.ts";
+import { permissionsSection } from "./permissions.ts";
+import { sessionsSection } from "./sessions.ts";
+import { settingsSection } from "./settings.ts";
+
+export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
+  usersSection,
+  permissionsSection,
+  sessionsSection,
+  settingsSection,
+];
