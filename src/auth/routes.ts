@@ -497,6 +497,14 @@ export function authRoutes(deps: AuthRouteDeps) {
       const user = await createUser(deps.db, { username: (fields.username ?? "").trim(), password: fields.password ?? "", role: "owner" }, deps.passwordSettings, now());
       deps.log.info("owner account created", { username: user.username, via: "setup link" });
       deps.setupDone();
+      // A role that requires a second factor signs in through the enrolment instead of getting
+      // a session straight from the setup form (it would be the one session without it).
+      if (deps.permissionsOf("owner").mfa_required === true) {
+        if (wantsHtml(request)) return new Response(null, { status: 303, headers: { location: "/login?created=owner" } });
+        return new Response(JSON.stringify({ message: "Owner created. Sign in to set up two-factor authentication.", redirect_url: "/login?created=owner" }), {
+          headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+        });
+      }
       return startSession(request, user.id, false, "/", "Owner created");
     } catch (error) {
       // The link stays usable after a refused password: undo the consumption.

@@ -146,7 +146,7 @@ import { applyMigrations, openDatabase, type OpenDatabase } from "../../src/db/i
 import { createLogger } from "../../src/log.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { cleanEnv, runCommand } from "../support/cli.ts";
-import { createTestAccount, startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
+import { createTestAccount, signInEnrolling, startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
 
 /** Many sign-ins from one address in this file: the per-address bucket has its own test in sign-in. */
 const IP_BUCKET = { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "1000" };
@@ -1763,7 +1763,7 @@ describe("5.13 bootstrap, recovery, secrets", () => {
     try {
       const created = await setup(first.url, { token: first.token!, username: "boss", password: PASSWORD });
       expect(created.status).toBe(200);
-      ownerCookie = cookieOf(created);
+      ownerCookie = (await signInEnrolling(first.url, "boss", PASSWORD)).cookie;
     } finally {
       await first.stop();
     }
@@ -1800,7 +1800,8 @@ describe("5.13 bootstrap, recovery, secrets", () => {
     try {
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);
       expect(Buffer.from(key, "base64url").length).toBeGreaterThanOrEqual(32);
-      cookie = cookieOf(await setup(first.url, { token: first.token!, username: "boss", password: PASSWORD }));
+      expect((await setup(first.url, { token: first.token!, username: "boss", password: PASSWORD })).status).toBe(200);
+      cookie = (await signInEnrolling(first.url, "boss", PASSWORD)).cookie;
       expect((await get("/api/queue", { cookie }, first.url)).status).toBe(200);
     } finally {
       await first.stop();

@@ -15,7 +15,7 @@ import { createLogger } from "../../src/log.ts";
 import * as OTPAuth from "otpauth";
 import { IDENTITY_CACHE_MS } from "../../src/auth/identity.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
+import { signInEnrolling, startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
 
 let fake: FakeComfyUI;
 let gateway: TestGateway;
@@ -372,8 +372,11 @@ test("first run: the console's one-time link creates the owner, once", async () 
     expect(weak.status).toBe(400);
     const ok = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, username: "boss", password: "a long enough passphrase" }) });
     expect(ok.status).toBe(200);
-    const cookie = cookieOf(ok);
-    expect(await (await fetch(`${url}/mss-login/api/me`, { headers: { cookie } })).json()).toMatchObject({ username: "boss", role: "owner", is_admin: true });
+    // The owner's role requires a second factor: no session from the form, the sign-in enrols it.
+    expect(ok.headers.getSetCookie()).toEqual([]);
+    expect(await ok.json()).toMatchObject({ redirect_url: "/login?created=owner" });
+    const { cookie } = await signInEnrolling(url, "boss", "a long enough passphrase");
+    expect(await (await fetch(`${url}/mss-login/api/me`, { headers: { cookie } })).json()).toMatchObject({ username: "boss", role: "owner", is_admin: true, mfa_enabled: true });
     expect(existsSync(linkFile)).toBe(false);
     const again = await fetch(`${url}/setup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, username: "boss2", password: "a long enough passphrase" }) });
     expect(again.status).toBe(409);

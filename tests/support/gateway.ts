@@ -180,3 +180,22 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
   return { rss: kb("VmRSS"), peak: kb("VmHWM") };
 }
+
+/**
+ * A password sign-in for an account whose role requires a second factor and who has none yet
+ * (the owner after first-run setup): the forced enrolment, done with a real TOTP code. Returns
+ * the session cookie (`name=value`) and the enrolled secret.
+ */
+export async function signInEnrolling(baseUrl: string, username: string, password: string): Promise<{ cookie: string; secret: string }> {
+  const { TOTP, Secret } = await import("otpauth");
+  const post = (path: string, body: unknown) =>
+    fetch(baseUrl + path, { method: "POST", headers: { "content-type": "application/json", accept: "application/json", origin: baseUrl }, body: JSON.stringify(body) });
+  const first = (await (await post("/login", { username, password })).json()) as { mfa_setup_required?: boolean; mfa_temp_token?: string };
+  if (!first.mfa_setup_required || !first.mfa_temp_token) throw new Error(`expected a forced enrolment for ${username}, got ${JSON.stringify(first)}`);
+  const { secret } = (await (await post("/mss-login/api/mfa/setup", { mfa_temp_token: first.mfa_temp_token })).json()) as { secret: string };
+  const code = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: "SHA1" }).generate();
+  const done = await post("/mss-login/api/mfa/verify-setup", { mfa_temp_token: first.mfa_temp_token, code });
+  const cookie = done.headers.getSetCookie().find((value) => value.startsWith("mss_session="));
+  if (!cookie) throw new Error(`enrolment of ${username} gave no session (status ${done.status}: ${await done.text()})`);
+  return { cookie: cookie.split(";")[0]!, secret };
+}
