@@ -1,0 +1,1 @@
+// core extension shim (bundled in the real frontend)
