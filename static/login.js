@@ -15,6 +15,14 @@
   const params = new URLSearchParams(location.search);
   $("next").value = params.get("next") || "/";
   if (params.get("error")) showError("Wrong username or password.", null);
+  if (params.get("created") === "owner") {
+    // Straight from first-run setup: the owner's role asks for a second factor at this sign-in.
+    const note = document.createElement("p");
+    note.className = "ok";
+    note.setAttribute("role", "status");
+    note.textContent = "The owner account is created. Sign in with it; you will then set up two-factor authentication.";
+    form.before(note);
+  }
 
   /** Says what went wrong (read out by screen readers) and puts the cursor where it helps. */
   function showError(text, focusOn) {

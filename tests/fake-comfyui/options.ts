@@ -41,6 +41,11 @@ export interface FakeComfyUIOptions {
    * Default: none, like the recorded server.
    */
   models?: Record<string, string[]>;
+  /**
+   * Custom nodes' `WEB_DIRECTORY`s, module name → folder on disk: served under
+   * `/extensions/<module>/…` and their `.js` files listed by `/api/extensions`, as ComfyUI does.
+   */
+  customNodeWebDirs?: Record<string, string>;
   /** Makes generated ids (prompt ids, sids, user ids, temp prefixes) repeatable. */
   seed?: number;
   /** Clock in milliseconds since the epoch (default `Date.now`). */
@@ -62,6 +67,7 @@ export interface ResolvedOptions {
   users: Record<string, string> | undefined;
   userFiles: Record<string, UserFilesSeed>;
   models: Record<string, string[]>;
+  customNodeWebDirs: Record<string, string>;
   seed: number | undefined;
   now: () => number;
   logRequests: boolean;
@@ -87,6 +93,7 @@ export function resolveOptions(options: FakeComfyUIOptions = {}): ResolvedOption
     users: options.users,
     userFiles: options.userFiles ?? {},
     models: options.models ?? {},
+    customNodeWebDirs: options.customNodeWebDirs ?? {},
     seed: options.seed,
     now: options.now ?? Date.now,
     logRequests: options.logRequests ?? false,

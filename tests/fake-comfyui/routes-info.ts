@@ -7,7 +7,7 @@ import type { RequestContext } from "./request-context.ts";
 import type { RouteSpec } from "./router.ts";
 import { loadImageOptions } from "./input-files.ts";
 import { experimentModels, FOLDER_PATHS, systemStats } from "./server-facts.ts";
-import { EXTENSION_URLS, type WebRoot } from "./web-root.ts";
+import type { WebRoot } from "./web-root.ts";
 
 function objectInfo(ctx: RequestContext): Response {
   const options = loadImageOptions(ctx.state.files);
@@ -53,7 +53,7 @@ export function infoRoutes(webRoot: WebRoot): RouteSpec[] {
     { method: "GET", path: "/embeddings", handler: embeddings },
     { method: "GET", path: "/models", handler: models },
     { method: "GET", path: "/models/{folder}", handler: modelsInFolder },
-    { method: "GET", path: "/extensions", handler: () => jsonResponse(EXTENSION_URLS) },
+    { method: "GET", path: "/extensions", handler: () => jsonResponse(webRoot.extensionUrls) },
     { method: "GET", path: "/system_stats", handler: (ctx) => jsonResponse(systemStats(ctx.state.options, ctx.server.port ?? 0)) },
     { method: "GET", path: "/features", handler: (ctx) => jsonResponse(ctx.state.serverFeatures()) },
     { method: "GET", path: "/object_info", handler: objectInfo },

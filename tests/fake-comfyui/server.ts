@@ -127,7 +127,7 @@ export async function startFakeComfyUI(input: FakeComfyUIOptions = {}): Promise<
   const state = new FakeState(options);
   const worker = new PromptWorker(state);
   const controls = new FakeControls(state, worker);
-  const webRoot = new WebRoot(options.now());
+  const webRoot = new WebRoot(options.now(), options.customNodeWebDirs);
   const table = buildRoutes(options, webRoot);
   const controlTable = controlRoutes(controls);
 

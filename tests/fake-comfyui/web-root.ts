@@ -37,9 +37,21 @@ export const EXTENSION_URLS = ["/extensions/core/dummy.js", "/extensions/demo_no
 export class WebRoot {
   /** Read once per fake, so edits to `frontend/` show after a restart of the fake. */
   private readonly files = readWebRoot(FRONTEND_DIR);
+  /** `/api/extensions`: the fixed list, then each custom node's `.js` files. */
+  readonly extensionUrls: string[] = [...EXTENSION_URLS];
 
   /** All files share one modification time: the server's start on the fake's clock. */
-  constructor(private readonly mtimeMs: number) {}
+  constructor(
+    private readonly mtimeMs: number,
+    customNodeWebDirs: Record<string, string> = {},
+  ) {
+    for (const [module, dir] of Object.entries(customNodeWebDirs)) {
+      for (const [path, bytes] of Object.entries(readWebRoot(dir))) {
+        this.files[`extensions/${module}/${path}`] = bytes;
+        if (path.endsWith(".js")) this.extensionUrls.push(`/extensions/${encodeURIComponent(module)}/${path}`);
+      }
+    }
+  }
 
   /** `GET /`: index.html with the no-cache headers of the root route. */
   index(req: Request, profile: Profile): Response {

@@ -52,8 +52,9 @@ export async function expectAccessible(page: Page, what: string, selector?: stri
   expect(violations, `${what}: ${JSON.stringify(violations, null, 1)}`).toEqual([]);
 }
 
-export function totpCode(base32Secret: string): string {
-  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(base32Secret.replace(/\s+/g, "")), digits: 6, period: 30, algorithm: "SHA1" }).generate();
+/** The code an authenticator app shows now (or `offsetMs` later: the gateway accepts one step of skew). */
+export function totpCode(base32Secret: string, offsetMs = 0): string {
+  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(base32Secret.replace(/\s+/g, "")), digits: 6, period: 30, algorithm: "SHA1" }).generate({ timestamp: Date.now() + offsetMs });
 }
 
 export { launchBrowser };

@@ -46,12 +46,25 @@ export async function openAdminPanel(): Promise<void> {
     dialog.remove();
     openPanel = null;
   };
-  dialog.addEventListener("cancel", (event) => {
-    event.preventDefault();
-    // Escape goes through the app's own Close, which asks first when changes are unsaved.
+  // Escape goes through the app's own Close, which asks first when changes are unsaved. The
+  // key is handled on the dialog itself: ComfyUI's page has its own key handlers further up,
+  // and a page handler that swallows Escape would stop the dialog's own "cancel".
+  const requestClose = () => {
     const closeButton = container.querySelector<HTMLButtonElement>("[data-mss-close]");
     if (closeButton) closeButton.click();
     else close();
+  };
+  dialog.addEventListener("cancel", (event) => {
+    event.preventDefault();
+    requestClose();
+  });
+  dialog.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    // An inner dialog (a confirmation) handles its own Escape.
+    if (event.target instanceof Element && event.target.closest("dialog") !== dialog) return;
+    event.preventDefault();
+    requestClose();
   });
   document.body.appendChild(dialog);
   openPanel = dialog;
