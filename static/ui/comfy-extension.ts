@@ -72,6 +72,10 @@ function pruneMenu(app: ComfyApp, rules: UiRule[]): void {
       if (item.commandId !== undefined && denied.has(item.commandId)) items.splice(i, 1);
       else if (item.items) prune(item.items);
     }
+    // No separator left at either end or next to another one.
+    for (let i = items.length - 1; i >= 0; i--) {
+      if (items[i]!.separator && (i === 0 || i === items.length - 1 || items[i - 1]!.separator)) items.splice(i, 1);
+    }
   };
   prune(store.menuItems);
 }

@@ -241,7 +241,8 @@ describe("the gateway in a browser", () => {
     const page = ownerPage;
     await page.goto(`${gateway.url}/`);
     await comfyReady(page);
-    expect(await page.evaluate(() => window.mss_loginAdminTabs!.getAll().map((tab) => tab.id))).toContain("example-roles-overview");
+    // Extensions load in parallel: wait for the example's registration rather than assume it is done.
+    await page.waitForFunction(() => window.mss_loginAdminTabs?.getAll().some((tab) => tab.id === "example-roles-overview") === true, null, { timeout: 10_000 });
     await page.locator("button.mss-login-account-tab-button").click();
     await page.getByRole("button", { name: "Admin panel" }).click();
     const panel = page.locator("dialog.mss-admin-dialog");
