@@ -73,7 +73,7 @@ export function passwordResetRoutes(deps: PasswordResetDeps) {
     const user = getUserById(deps.db, userId);
     if (user === null || user.disabled) return invalidLink();
     const mfa = mfaStatus(deps.db, user.id).state === "enabled" ? CODE_FIELD : "";
-    return renderPage(resetPage, { username: escapeHtml(user.username), token: escapeHtml(token), mfa, error: escapeHtml(error) }, error === "" ? 200 : 400);
+    return renderPage(resetPage, { username: escapeHtml(user.username), token: escapeHtml(token), mfa, error: escapeHtml(error), min_password_length: String(deps.passwordSettings.minLength) }, error === "" ? 200 : 400);
   }
 
   function showForm(request: Request): Response {

@@ -573,7 +573,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     .post("/login", ({ request }) => login(request))
     .get("/logout", ({ request }) => logout(request))
     .post("/logout", ({ request }) => logout(request))
-    .get("/setup", () => (ownerExists(deps.db) ? new Response(null, { status: 302, headers: { location: "/login" } }) : page(setupPage)))
+    .get("/setup", () => (ownerExists(deps.db) ? new Response(null, { status: 302, headers: { location: "/login" } }) : renderPage(setupPage, { min_password_length: String(deps.passwordSettings.minLength) })))
     .post("/setup", ({ request }) => setup(request))
     .get("/mss-login/api/me", ({ request }) => me(request))
     .get("/api/mss-login/api/me", ({ request }) => me(request))

@@ -239,6 +239,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
       registerPage,
       {
         admin: escapeHtml(caller.identity.username),
+        min_password_length: String(deps.passwordSettings.minLength),
         created: outcome.created === undefined ? "" : `Account ${escapeHtml(outcome.created)} created.`,
         username: escapeHtml(outcome.error === undefined ? "" : (outcome.username ?? "")),
         roles,

@@ -243,10 +243,31 @@ describe("the gateway in a browser", () => {
     await comfyReady(page);
     // Extensions load in parallel: wait for the example's registration rather than assume it is done.
     await page.waitForFunction(() => window.mss_loginAdminTabs?.getAll().some((tab) => tab.id === "example-roles-overview") === true, null, { timeout: 10_000 });
+    // The registry's rules, as the original's: id pattern, built-in ids, duplicates, a render function.
+    const registry = await page.evaluate(() => {
+      const tabs = window.mss_loginAdminTabs!;
+      const register = (config: unknown) => tabs.register(config as Parameters<typeof tabs.register>[0]);
+      return {
+        badId: register({ id: "Bad Id", label: "x", render() {} }),
+        builtIn: register({ id: "users", label: "x", render() {} }),
+        duplicate: register({ id: "example-roles-overview", label: "x", render() {} }),
+        noRender: register({ id: "no-render", label: "x" }),
+        failing: register({ id: "probe-tab", label: "<b>Probe</b>", order: 55, render() { throw new Error("probe failed"); } }),
+        order: tabs.getAll().map((tab) => tab.id),
+      };
+    });
+    expect(registry).toEqual({ badId: false, builtIn: false, duplicate: false, noRender: false, failing: true, order: ["probe-tab", "example-roles-overview"] });
     await page.locator("button.mss-login-account-tab-button").click();
     await page.getByRole("button", { name: "Admin panel" }).click();
     const panel = page.locator("dialog.mss-admin-dialog");
     await panel.waitFor({ state: "visible" });
+    // A label is text, never markup; a failing render is contained and explained.
+    await panel.getByRole("button", { name: "<b>Probe</b>" }).click();
+    await panel.getByText("probe failed").waitFor();
+    expect(await panel.getByText(/error loading tab/i).count()).toBeGreaterThan(0);
+    // Unregistered while the panel is open: gone from it at once.
+    expect(await page.evaluate(() => window.mss_loginAdminTabs!.unregister("probe-tab"))).toBe(true);
+    await panel.getByRole("button", { name: "<b>Probe</b>" }).waitFor({ state: "detached" });
     await panel.getByRole("button", { name: "Roles overview" }).click();
     await panel.getByRole("heading", { name: "Roles overview" }).waitFor();
     await panel.locator("table.mss-table tbody tr").first().waitFor();

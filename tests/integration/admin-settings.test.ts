@@ -212,6 +212,8 @@ describe("a change applies to the next request", () => {
     const refused = await create("pete");
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ code: "PASSWORD_TOO_SHORT", error: "Use at least 20 characters." });
+    // The forms that set a password say the current minimum.
+    expect(await (await as(gateway.account, "/register", { headers: { accept: "text/html" } })).text()).toContain("At least 20 characters");
     expect((await put(gateway.account, { reset: ["password.min_length"] })).status).toBe(200);
     expect((await create("pete")).status).toBe(201);
   });
