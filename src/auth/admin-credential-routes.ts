@@ -26,6 +26,32 @@ export interface AdminCredentialRouteDeps {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** One live session in `GET /mss-login/api/admin/sessions` (also the admin app's type). */
+export interface AdminSessionItem {
+  id: string;
+  username: string;
+  role: string;
+  created_at: string | null;
+  last_seen_at: string | null;
+  expires_at: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  remember: boolean;
+  current: boolean;
+}
+
+/** One live API token in `GET /mss-login/api/admin/tokens`: never the token or its hash. */
+export interface AdminTokenItem {
+  id: string;
+  username: string;
+  label: string;
+  scopes: string[];
+  created_at: string | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+}
+
 /** Whether the caller may see and end credentials of this user. */
 function mayHandle(caller: AdminCaller, owner: { userId: string; role: Role }): boolean {
   return owner.userId === caller.actor.userId || mayManage(caller.actor, owner);
@@ -54,7 +80,7 @@ export function adminCredentialRoutes(deps: AdminCredentialRouteDeps) {
     const sessions = deps.sessions
       .listLive(now())
       .filter((s) => mayHandle(caller, s))
-      .map((s) => ({
+      .map((s): AdminSessionItem => ({
         id: s.jti,
         username: s.username,
         role: s.role,
@@ -90,7 +116,7 @@ export function adminCredentialRoutes(deps: AdminCredentialRouteDeps) {
     const tokens = deps.apiTokens
       .listLive(now())
       .filter((t) => mayHandle(caller, t))
-      .map((t) => ({
+      .map((t): AdminTokenItem => ({
         id: t.id,
         username: t.username,
         label: t.label,

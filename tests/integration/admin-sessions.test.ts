@@ -4,6 +4,7 @@
  * credential is refused on the very next request and its WebSocket closes; an admin sees and
  * ends only what users.ts lets them manage (not the owner's or another admin's).
  */
+import type { AdminSessionItem, AdminTokenItem } from "../../src/auth/admin-credential-routes.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as OTPAuth from "otpauth";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
@@ -21,28 +22,8 @@ let alice: string;
 
 const ALICE_PASSWORD = "rainy orchard lantern 41";
 
-interface SessionItem {
-  id: string;
-  username: string;
-  role: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  ip: string | null;
-  user_agent: string | null;
-  remember: boolean;
-  current: boolean;
-}
-interface TokenItem {
-  id: string;
-  username: string;
-  label: string;
-  scopes: string[];
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  last_used_ip: string | null;
-}
+type SessionItem = AdminSessionItem;
+type TokenItem = AdminTokenItem;
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}, method = "POST") {
   return fetch(gateway.url + path, { method, headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", ...headers }, body: JSON.stringify(body), redirect: "manual" });
@@ -110,7 +91,7 @@ describe("the owner", () => {
     expect(Object.keys(hers).sort()).toEqual(["created_at", "current", "expires_at", "id", "ip", "last_seen_at", "remember", "role", "user_agent", "username"]);
     for (const field of ["created_at", "last_seen_at", "expires_at"] as const) expect(hers[field]).toMatch(ISO);
     expect(sessions.find((s) => s.username === "adam")).toMatchObject({ role: "admin", remember: false, current: false });
-    const seen = sessions.map((s) => Date.parse(s.last_seen_at));
+    const seen = sessions.map((s) => Date.parse(s.last_seen_at ?? ""));
     expect(seen).toEqual([...seen].sort((a, b) => b - a));
     // By API token, no session is the caller's; the other spelling answers the same.
     expect((await sessionsAs(null)).every((s) => !s.current)).toBe(true);

@@ -8,30 +8,10 @@ import { field, formatTime, h, replace } from "../../lib/dom.ts";
 import { confirmAction, notify } from "../../lib/ui.ts";
 import { badge, focusByKey, timeText, errorBox, keepingFocus, loadingBox, outcomeLine, plural, roleLabel } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
+import type { AdminSessionItem, AdminTokenItem } from "../../../../src/auth/admin-credential-routes.ts";
 
-interface SessionItem {
-  id: string;
-  username: string;
-  role: string;
-  created_at: string;
-  last_seen_at: string | null;
-  expires_at: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  remember: boolean;
-  current: boolean;
-}
-
-interface TokenItem {
-  id: string;
-  username: string;
-  label: string;
-  scopes: string[];
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  last_used_ip: string | null;
-}
+type SessionItem = AdminSessionItem;
+type TokenItem = AdminTokenItem;
 
 export const sessionsSection: AdminSection = {
   id: "sessions",

@@ -11,26 +11,10 @@ import { h, replace, uid } from "../../lib/dom.ts";
 import { confirmAction, notify } from "../../lib/ui.ts";
 import { badge, errorBox, loadingBox, outcomeLine, plural, setFieldError, type BadgeKind } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
+import type { SettingView } from "../../../../src/settings/service.ts";
 
-/** One setting as `GET /mss-login/api/settings` describes it (src/settings/service.ts). */
-interface SettingItem {
-  key: string;
-  group: string;
-  label: string;
-  description: string;
-  type: "boolean" | "integer" | "string";
-  value: unknown;
-  default: unknown;
-  min?: number;
-  max?: number;
-  unit?: string;
-  source: "default" | "config" | "admin" | "env" | "flag";
-  locked: boolean;
-  applies: "now" | "restart";
-  owner_only: boolean;
-  /** Allowed values of a text setting, when the server names them. */
-  options?: string[];
-}
+/** One setting as `GET /mss-login/api/settings` describes it. */
+type SettingItem = SettingView;
 
 const SOURCE_BADGE: Record<SettingItem["source"], { text: string; kind: BadgeKind }> = {
   default: { text: "default", kind: undefined },
