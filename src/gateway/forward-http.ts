@@ -19,6 +19,8 @@ export interface ForwardOptions {
   largeResponses?: boolean;
   /** Headers the gateway sets on the upstream request (its own `comfy-user`). */
   setHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Client headers left out of the upstream request. */
+  dropHeaders?: readonly string[] | undefined;
   /** Headers set on the answer (over ComfyUI's): e.g. a sandbox for user files. */
   responseHeaders?: Readonly<Record<string, string>> | undefined;
   /** Another method than the client's (an interceptor asking for something else). */
@@ -74,6 +76,7 @@ export async function forwardHttp(request: Request, options: ForwardOptions): Pr
     upstreamHost: upstream.host,
     set: options.setHeaders,
   });
+  if (options.dropHeaders) for (const name of options.dropHeaders) headers.delete(name);
   if (replacement !== undefined) {
     if (declared === null) headers.delete("content-length");
     else headers.set("content-length", declared);

@@ -24,6 +24,8 @@ export interface ForwardChanges {
   contentType?: string;
   /** Headers set on the upstream request, besides the decision's own. */
   headers?: Record<string, string>;
+  /** Client headers not sent upstream (e.g. conditionals and ranges when the gateway rewrites the whole answer). */
+  dropHeaders?: readonly string[];
 }
 
 export type AccessDecision =
@@ -205,6 +207,7 @@ function forwardAllowed(request: Request, decision: Extract<AccessDecision, { al
         forwardTarget: changes.target ?? forwardOptions.forwardTarget,
         method: changes.method,
         setHeaders: changes.headers === undefined ? decision.upstreamHeaders : { ...decision.upstreamHeaders, ...changes.headers },
+        dropHeaders: changes.dropHeaders,
         replacementBody: changes.body === undefined ? undefined : { body: changes.body, length: changes.body instanceof Uint8Array ? changes.body.byteLength : (changes.bodyLength ?? null), contentType: changes.contentType },
       }),
     );

@@ -18,7 +18,11 @@ export interface EditableSetting {
   readonly unit?: SettingUnit;
   /** "now": the next request sees a change; "restart": the next start of the gateway does. */
   readonly applies: "now" | "restart";
-  /** Only the owner may change it (it can send traffic elsewhere). */
+  /**
+   * Only the owner may change it. That is every setting that protects accounts (sign-in,
+   * sessions, brute-force limits, passwords) or sends traffic elsewhere: an administrator must
+   * not be able to weaken the owner's own protection. Administrators change the queue caps.
+   */
   readonly ownerOnly: boolean;
   /** The schema entry: kind (validation), default, env variable name. */
   readonly entry: SettingEntry;
@@ -140,7 +144,7 @@ function build(spec: Spec): EditableSetting {
   if (entry === undefined) throw new Error(`settings catalogue names ${spec.key}, which is not a config key`);
   if (entry.setting.secret) throw new Error(`settings catalogue names the secret ${spec.key}`);
   const type = spec.type ?? "integer";
-  return Object.freeze({ ...spec, type, applies: spec.applies ?? "now", ownerOnly: spec.ownerOnly ?? false, entry });
+  return Object.freeze({ ...spec, type, applies: spec.applies ?? "now", ownerOnly: spec.ownerOnly ?? !spec.key.startsWith("queue."), entry });
 }
 
 /** Every editable setting, in the order the app shows them. */

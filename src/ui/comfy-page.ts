@@ -14,8 +14,15 @@ import type { AccessDecision, ForwardChanges } from "../gateway/pipeline.ts";
 import type { Logger } from "../log.ts";
 import { COMFY_EARLY_SCRIPT_URL, COMFY_EXTENSION_URL } from "./ui-routes.ts";
 
-/** Asks ComfyUI for the whole page, unencoded: a conditional answer (304) would be for a page without our additions. */
-const FULL_PAGE: ForwardChanges = { headers: { "accept-encoding": "identity", "if-none-match": '"mss-login-always-full"', "cache-control": "no-cache" } };
+/**
+ * Asks ComfyUI for the whole page, unencoded: a conditional (304, 412) or partial (206) answer
+ * would be ComfyUI's page without the gateway's additions.
+ */
+const FULL_PAGE: ForwardChanges = {
+  method: "GET",
+  headers: { "accept-encoding": "identity", "cache-control": "no-cache" },
+  dropHeaders: ["range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"],
+};
 
 /** JSON inside <script type="application/json">: nothing in it may close the element. */
 function scriptJson(value: unknown): string {
@@ -54,12 +61,15 @@ export function comfyPageIntercept(request: Request, state: PageState, log: Logg
     headers.set("vary", "cookie");
     const etag = `W/"mss-${Bun.hash(`${upstream.headers.get("etag") ?? upstream.headers.get("last-modified") ?? ""}|${injection}`).toString(36)}"`;
     headers.set("etag", etag);
-    if (wanted !== null && wanted.split(",").some((tag) => tag.trim() === etag)) {
+    if (etag !== null && wanted !== null && wanted.split(",").some((tag) => tag.trim() === etag)) {
       await upstream.body?.cancel();
       headers.delete("content-type");
       return new Response(null, { status: 304, headers });
     }
-    if (request.method === "HEAD" || upstream.body === null) return new Response(null, { status: 200, headers });
+    if (request.method === "HEAD" || upstream.body === null) {
+      await upstream.body?.cancel();
+      return new Response(null, { status: 200, headers });
+    }
     // In <head> once; a page without an explicit <head> gets it at the start of <body>.
     let injected = false;
     const rewriter = new HTMLRewriter()
@@ -82,8 +92,16 @@ export function comfyPageIntercept(request: Request, state: PageState, log: Logg
 }
 
 /** `/api/extensions` with the gateway's extension module added (once). */
-export async function extensionsIntercept(forward: (changes?: ForwardChanges) => Promise<Response>): Promise<Response> {
-  const response = await forward({ headers: { "accept-encoding": "identity" } });
+export function extensionsIntercept(request: Request) {
+  return async (forward: (changes?: ForwardChanges) => Promise<Response>): Promise<Response> => {
+    // HEAD is answered from the same list as GET, so the two agree on the length.
+    const response = await forward({ method: "GET", headers: { "accept-encoding": "identity" }, dropHeaders: ["range", "if-range", "if-none-match", "if-modified-since"] });
+    const answer = await withGatewayExtension(response);
+    return request.method === "HEAD" ? new Response(null, { status: answer.status, headers: answer.headers }) : answer;
+  };
+}
+
+async function withGatewayExtension(response: Response): Promise<Response> {
   if (response.status !== 200 || response.headers.has("content-encoding")) return response;
   let list: unknown;
   try {
@@ -98,7 +116,9 @@ export async function extensionsIntercept(forward: (changes?: ForwardChanges) =>
   for (const name of ["content-length", "content-encoding", "etag", "last-modified"]) headers.delete(name);
   headers.set("content-type", "application/json; charset=utf-8");
   headers.set("cache-control", "no-cache, private");
-  return new Response(JSON.stringify(urls), { status: 200, headers });
+  const body = JSON.stringify(urls);
+  headers.set("content-length", String(Buffer.byteLength(body)));
+  return new Response(body, { status: 200, headers });
 }
 
 /** Route ids whose answers carry the gateway's UI. */
@@ -109,7 +129,7 @@ export function carriesGatewayUi(routeId: string, method: string): boolean {
 /** Adds the UI rewriting to an allowed decision for ComfyUI's page or its extension list. */
 export function withGatewayUi(decision: AccessDecision, request: Request, routeId: string, state: Omit<PageState, "comfyUser">, log: Logger): AccessDecision {
   if (!decision.allow) return decision;
-  if (routeId === "extensions") return { ...decision, intercept: extensionsIntercept };
+  if (routeId === "extensions") return { ...decision, intercept: extensionsIntercept(request) };
   const comfyUser = decision.upstreamHeaders?.["comfy-user"] ?? null;
   return { ...decision, intercept: comfyPageIntercept(request, { ...state, comfyUser }, log) };
 }

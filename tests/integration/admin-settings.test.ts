@@ -110,7 +110,7 @@ describe("GET /mss-login/api/settings", () => {
       source: "default",
       locked: false,
       applies: "now",
-      owner_only: false,
+      owner_only: true,
     });
     expect(settings.find((s) => s.key === "sessions.admin_idle_minutes")).toMatchObject({ value: 45, default: 30, min: 1, max: 1440, unit: "minutes", source: "env", locked: true });
     // A choice lists its values, so the app offers a select rather than a text box.
@@ -201,7 +201,10 @@ describe("a change applies to the next request", () => {
     expect(guest.status).toBe(200);
     expect(await (await fetch(`${gateway.url}/mss-login/api/me`, { headers: { cookie: cookieOf(guest) } })).json()).toMatchObject({ username: "guest", role: "guest" });
 
-    expect((await put(adam, { values: { "auth.allow_guest": false } })).status).toBe(200);
+    // An administrator may not open guest sign-in or weaken other protections: that is the owner's.
+    expect(await (await put(adam, { values: { "auth.allow_guest": false } })).json()).toMatchObject({ code: "OWNER_ONLY", field: "auth.allow_guest" });
+    expect(await (await put(adam, { values: { "regulation.account_max_failures": 100 } })).json()).toMatchObject({ code: "OWNER_ONLY", field: "regulation.account_max_failures" });
+    expect((await put(gateway.account, { values: { "auth.allow_guest": false } })).status).toBe(200);
     expect((await login({ guest_login: "true" })).status).toBe(403);
   });
 

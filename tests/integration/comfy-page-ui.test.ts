@@ -89,6 +89,15 @@ describe("ComfyUI's page", () => {
     expect(await head.text()).toBe("");
   });
 
+  test("a range or precondition from the client cannot get ComfyUI's page without the gateway's additions", async () => {
+    const upstreamTag = (await fetch(`${fake.url}/`)).headers.get("etag")!;
+    for (const headers of [{ range: "bytes=0-200" }, { range: "bytes=0-", "if-range": upstreamTag }, { "if-match": '"nope"' }, { "if-unmodified-since": "Thu, 01 Jan 1970 00:00:00 GMT" }]) {
+      const response = await gateway.fetch("/", { headers });
+      expect(response.status, JSON.stringify(headers)).toBe(200);
+      expect(await response.text()).toContain('id="mss-login-state"');
+    }
+  });
+
   test("what is hidden follows the role: a guest's page hides the Run button and saving, an admin's hides nothing but ComfyUI's own user switch", async () => {
     const guestHtml = await (await as(guest, "/")).text();
     const guestStyle = /<style id="mss-login-hide">(.*?)<\/style>/s.exec(guestHtml)?.[1] ?? "";
@@ -131,6 +140,15 @@ describe("/api/extensions", () => {
       if (length !== null) expect(Number(length)).toBe(new TextEncoder().encode(text).byteLength);
       expect(JSON.parse(text)).toEqual([...direct, "/mss-login/ui/comfy-extension.js"]);
     }
+  });
+
+  test("HEAD answers with the same headers as GET, including the length of the longer list", async () => {
+    const get = await gateway.fetch("/api/extensions");
+    const body = await get.text();
+    const head = await gateway.fetch("/api/extensions", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(new TextEncoder().encode(body).byteLength));
+    expect(await head.text()).toBe("");
   });
 
   test("a settings write cannot switch the gateway's extension off", async () => {

@@ -64,7 +64,12 @@ describe("catalogue", () => {
       expect(keys).toContain(key);
     }
     expect(EDITABLE_SETTINGS.filter((s) => s.applies === "restart").map((s) => s.key)).toEqual(["upstream.url"]);
-    expect(EDITABLE_SETTINGS.filter((s) => s.ownerOnly).map((s) => s.key)).toEqual(["upstream.url"]);
+    // Whatever protects accounts or sends traffic elsewhere is the owner's; admins set queue caps.
+    expect(EDITABLE_SETTINGS.filter((s) => !s.ownerOnly).every((s) => s.key.startsWith("queue.max_pending."))).toBe(true);
+    expect(EDITABLE_SETTINGS.filter((s) => !s.ownerOnly).length).toBe(5);
+    for (const key of ["upstream.url", "auth.allow_guest", "password.min_length", "regulation.ip_attempts_per_minute", "sessions.step_up_minutes", "sessions.admin_idle_minutes"]) {
+      expect(EDITABLE_SETTINGS.find((s) => s.key === key)!.ownerOnly).toBe(true);
+    }
     expect(EDITABLE_SETTINGS.find((s) => s.key === "upstream.url")!.description).toContain("restart");
   });
 });
@@ -121,7 +126,7 @@ describe("the settings service", () => {
       source: "config",
       locked: false,
       applies: "now",
-      owner_only: false,
+      owner_only: true,
     });
     expect(views.find((v) => v.key === "sessions.idle_hours")).toMatchObject({ type: "integer", value: 6, default: 12, min: 1, max: 720, unit: "hours", source: "env", locked: true });
     expect(views.find((v) => v.key === "upstream.url")).toMatchObject({ type: "string", value: "http://127.0.0.1:8188", source: "default", locked: false, applies: "restart", owner_only: true });
@@ -134,7 +139,8 @@ describe("the settings service", () => {
     expect(settings.change({ values: { "password.min_length": 16, "listen.port": 80 } }, OWNER)).toMatchObject({ ok: false, code: "UNKNOWN_SETTING", field: "listen.port" });
     expect(settings.change({ values: { "password.min_length": 16, "sessions.idle_hours": 3 } }, OWNER)).toMatchObject({ ok: false, code: "SETTING_LOCKED", field: "sessions.idle_hours" });
     expect(settings.change({ reset: ["sessions.idle_hours"] }, OWNER)).toMatchObject({ ok: false, code: "SETTING_LOCKED" });
-    expect(settings.change({ values: { "password.min_length": 16, "upstream.url": "http://127.0.0.1:1" } }, ADMIN)).toMatchObject({ ok: false, status: 403, code: "OWNER_ONLY", field: "upstream.url" });
+    expect(settings.change({ values: { "queue.max_pending.user": 3, "upstream.url": "http://127.0.0.1:1" } }, ADMIN)).toMatchObject({ ok: false, status: 403, code: "OWNER_ONLY", field: "upstream.url" });
+    expect(settings.change({ values: { "regulation.ip_attempts_per_minute": 1000 } }, ADMIN)).toMatchObject({ ok: false, status: 403, code: "OWNER_ONLY", field: "regulation.ip_attempts_per_minute" });
     expect(settings.change({ values: { "auth.allow_guest": "true" } }, OWNER)).toMatchObject({ ok: false, code: "INVALID_SETTING", field: "auth.allow_guest" });
     expect(settings.change({ values: { "upstream.url": "ftp://x" } }, OWNER)).toMatchObject({ ok: false, code: "INVALID_SETTING" });
     expect(settings.current()).toBe(before);
@@ -149,12 +155,13 @@ describe("the settings service", () => {
   test("a value equal to the one underneath drops the override; reset drops it too", () => {
     const database = open();
     const settings = createGatewaySettings({ db: database.db, config: load({ file: { password: { min_length: 14 } } }).config });
-    settings.change({ values: { "password.min_length": 20, "queue.max_pending.user": 3 } }, ADMIN);
+    settings.change({ values: { "password.min_length": 20 } }, OWNER);
+    settings.change({ values: { "queue.max_pending.user": 3 } }, ADMIN);
     expect(database.sqlite.query("select key, updated_by from gateway_settings order by key").all()).toEqual([
-      { key: "password.min_length", updated_by: "adam" },
+      { key: "password.min_length", updated_by: "olga" },
       { key: "queue.max_pending.user", updated_by: "adam" },
     ]);
-    settings.change({ values: { "password.min_length": 14 } }, ADMIN);
+    settings.change({ values: { "password.min_length": 14 } }, OWNER);
     expect(settings.describe().find((v) => v.key === "password.min_length")).toMatchObject({ value: 14, source: "config" });
     settings.change({ reset: ["queue.max_pending.user"] }, ADMIN);
     expect(settings.current().queue.max_pending.user).toBe(20);

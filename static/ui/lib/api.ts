@@ -59,15 +59,18 @@ export async function api<T = Record<string, unknown>>(method: string, path: str
     const copy = response.clone();
     const data = (await copy.json().catch(() => ({}))) as { code?: string };
     if (data.code === "STEP_UP_REQUIRED") {
+      let wrongOnce = false;
       for (;;) {
-        const password = await askPassword("Confirm your password", "Changes to accounts and settings need your password again (it stays confirmed for a few minutes).");
+        const password = await askPassword("Confirm your password", wrongOnce ? "That was not your current password. Try again." : "Changes to accounts and settings need your password again (it stays confirmed for a few minutes).");
         if (password === null) throw new ApiError(403, "STEP_UP_REQUIRED", "Not confirmed: nothing was changed.");
         try {
           await stepUp(password);
           break;
         } catch (error) {
-          if (error instanceof ApiError && error.status === 429) throw error;
-          // Wrong password: ask again.
+          // Only a wrong password is worth asking again; anything else (signed out, too many
+          // tries, the gateway down) ends here with its own message.
+          if (!(error instanceof ApiError && error.code === "PASSWORD_REQUIRED")) throw error;
+          wrongOnce = true;
         }
       }
       return parse<T>(await send(method, path, body));
