@@ -445,6 +445,10 @@ export function authRoutes(deps: AuthRouteDeps) {
     const started = performance.now();
     const identity = await deps.resolveIdentity(request);
     if (identity.kind !== "user" || identity.credential.kind !== "session") return jsonError(401, "AUTH_REQUIRED", "Sign in first.");
+    // A role that requires the second factor cannot drop it (an admin can reset a lost one).
+    if (deps.permissionsOf(identity.role).mfa_required === true) {
+      return jsonError(403, "MFA_REQUIRED_BY_ROLE", "Your role requires two-factor authentication, so it cannot be removed. If you lost your app, use a recovery code or ask an administrator to reset it.");
+    }
     const fields = await readFields(request);
     // Code guesses are limited on their own: the right password must not make them free.
     const guessKey = `mfa-disable:${identity.userId}`;

@@ -162,6 +162,15 @@ describe("the owner", () => {
   });
 });
 
+describe("a role that requires the second factor", () => {
+  test("cannot remove it: the owner's enrolment stays, whatever the password and code", async () => {
+    const refused = await post("/mss-login/api/mfa/disable", { password: TEST_PASSWORD, code: "123456" }, { cookie: owner });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: "MFA_REQUIRED_BY_ROLE" });
+    expect(await (await get("/mss-login/api/me", owner)).json()).toMatchObject({ role: "owner", mfa_enabled: true });
+  });
+});
+
 describe("an admin", () => {
   test("sees their own and the users' credentials, not the owner's or another admin's", async () => {
     await createTestAccount(gateway.dataDir, "ada", "admin");

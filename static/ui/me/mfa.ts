@@ -77,10 +77,18 @@ export function mfaCard(me: MeContext): HTMLElement {
 
   /** The card at rest: state and the one action that fits it. */
   function overview(): void {
+    // A role that requires the second factor cannot remove it (the gateway refuses): no button then.
     const action = enabled
-      ? h("button", { type: "button", class: "mss-btn", onclick: () => removeForm() }, "Remove two-factor authentication")
+      ? required
+        ? null
+        : h("button", { type: "button", class: "mss-btn", onclick: () => removeForm() }, "Remove two-factor authentication")
       : h("button", { type: "button", class: "mss-btn mss-primary", onclick: () => startForm() }, "Set up two-factor authentication");
-    replace(body, state(), required && enabled ? h("p", { class: "mss-hint" }, "Your role requires two-factor authentication.") : null, h("div", { class: "mss-actions mss-me-actions-start" }, action));
+    replace(
+      body,
+      state(),
+      required && enabled ? h("p", { class: "mss-hint" }, "Your role requires two-factor authentication, so it cannot be removed. Lost your app? Sign in with a recovery code, or ask an administrator to reset it.") : null,
+      action ? h("div", { class: "mss-actions mss-me-actions-start" }, action) : null,
+    );
   }
 
   function cancelButton(): HTMLButtonElement {
