@@ -1,46 +1,17 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate as drizzleMigrate } from "drizzle-orm/bun-sqlite/migrator";
-import {
-  applyMigrations,
-  BUSY_TIMEOUT_MS,
-  DatabaseOpenError,
-  embeddedMigrations,
-  ensureInstanceId,
-  getMeta,
-  MigrationError,
-  migrationFromSql,
-  migrationStatus,
-  MIGRATIONS_TABLE,
-  openDatabase,
-  setMeta,
-  type Migration,
-  type OpenDatabase,
-} from "../../src/db/index.ts";
+import { applyMigrations, BUSY_TIMEOUT_MS, DatabaseOpenError, embeddedMigrations, ensureInstanceId, getMeta, MigrationError, migrationFromSql, migrationStatus, MIGRATIONS_TABLE, openDatabase, setMeta, type Migration, type OpenDatabase } from "../../src/db/index.ts";
+import { useTempDataDir } from "../support/temp-database.ts";
 
 const DRIZZLE_DIR = join(import.meta.dir, "../../drizzle");
 
-let dataDir: string;
-const opened: OpenDatabase[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), "mss-db-"));
-});
-afterEach(() => {
-  for (const database of opened.splice(0)) database.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-function open(): OpenDatabase {
-  const database = openDatabase(dataDir);
-  opened.push(database);
-  return database;
-}
+const temp = useTempDataDir("mss-db-");
+const open = (): OpenDatabase => temp.open({ migrate: false });
 
 /** Everything in the schema plus every row of the bookkeeping table: "the database as it was". */
 function snapshot(sqlite: Database): unknown {
@@ -75,7 +46,7 @@ const broken = migrationFromSql(
 describe("openDatabase", () => {
   test("WAL, foreign keys, busy timeout; owner-only file at <data-dir>/mss-login.db", () => {
     const { sqlite, path } = open();
-    expect(path).toBe(join(dataDir, "mss-login.db"));
+    expect(path).toBe(join(temp.dir(), "mss-login.db"));
     expect(sqlite.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
     expect(foreignKeysOn(sqlite)).toBe(true);
     expect(sqlite.query("PRAGMA busy_timeout").get()).toEqual({ timeout: BUSY_TIMEOUT_MS });
@@ -89,15 +60,15 @@ describe("openDatabase", () => {
   });
 
   test("a missing directory or a file that is not a database is one clear error", () => {
-    const missing = join(dataDir, "nope");
+    const missing = join(temp.dir(), "nope");
     expect(() => openDatabase(missing)).toThrow(DatabaseOpenError);
     expect(() => openDatabase(missing)).toThrow(`cannot open database ${join(missing, "mss-login.db")}: `);
-    writeFileSync(join(dataDir, "mss-login.db"), "this is not an SQLite database, just some text ".repeat(20));
-    expect(() => openDatabase(dataDir)).toThrow(`cannot open database ${join(dataDir, "mss-login.db")}: file is not a database`);
+    writeFileSync(join(temp.dir(), "mss-login.db"), "this is not an SQLite database, just some text ".repeat(20));
+    expect(() => openDatabase(temp.dir())).toThrow(`cannot open database ${join(temp.dir(), "mss-login.db")}: file is not a database`);
   });
 
   test("close is idempotent", () => {
-    const database = openDatabase(dataDir);
+    const database = openDatabase(temp.dir());
     database.close();
     database.close();
     expect(() => database.sqlite.query("SELECT 1").get()).toThrow();
@@ -139,7 +110,7 @@ describe("applyMigrations with the embedded migrations", () => {
     expect(snapshot(ours.sqlite)).toEqual(before);
 
     // Drizzle's first (as `drizzle-kit migrate` would): ours then finds nothing to do.
-    const other = new Database(join(dataDir, "drizzle-first.db"));
+    const other = new Database(join(temp.dir(), "drizzle-first.db"));
     drizzleMigrate(drizzle({ client: other }), { migrationsFolder: DRIZZLE_DIR });
     expect(applyMigrations(other).applied).toEqual([]);
     other.close();
@@ -234,7 +205,7 @@ describe("app_meta", () => {
 });
 
 test("the database directory may be created by the caller first (openDatabase does not create it)", () => {
-  const nested = join(dataDir, "a", "b");
+  const nested = join(temp.dir(), "a", "b");
   mkdirSync(nested, { recursive: true });
   const database = openDatabase(nested);
   database.close();

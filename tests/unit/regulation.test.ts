@@ -1,38 +1,13 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  accountKey,
-  DEFAULT_REGULATION,
-  ipKey,
-  ORIGINAL_WINDOW_SECONDS,
-  RegulationSettingsError,
-  Regulator,
-  type RegulationSettings,
-} from "../../src/auth/regulation.ts";
-import { applyMigrations, openDatabase, type OpenDatabase } from "../../src/db/index.ts";
+import { describe, expect, test } from "bun:test";
+import { accountKey, DEFAULT_REGULATION, ipKey, ORIGINAL_WINDOW_SECONDS, RegulationSettingsError, Regulator, type RegulationSettings } from "../../src/auth/regulation.ts";
+import type { OpenDatabase } from "../../src/db/index.ts";
+import { useTempDataDir } from "../support/temp-database.ts";
 
 const T0 = 1_700_000_000_000;
 const S = 1000;
 
-let dataDir: string;
-const opened: OpenDatabase[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), "mss-regulation-"));
-});
-afterEach(() => {
-  for (const database of opened.splice(0)) database.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-function open(): OpenDatabase {
-  const database = openDatabase(dataDir);
-  applyMigrations(database.sqlite);
-  opened.push(database);
-  return database;
-}
+const temp = useTempDataDir("mss-regulation-");
+const open = (): OpenDatabase => temp.open();
 
 function regulator(settings: Partial<RegulationSettings> = {}, database: OpenDatabase = open()): Regulator {
   return new Regulator(database.db, { ...DEFAULT_REGULATION, ...settings }, { pruneEvery: 0 });
@@ -124,14 +99,15 @@ describe("per-account ban, default profile", () => {
   });
 
   test("failures during a ban neither extend it nor count toward the next one", () => {
-    const r = regulator();
+    const database = open();
+    const r = regulator({}, database);
     for (let i = 0; i < 3; i++) r.recordFailure("alice", T0 + i * S);
     const bannedUntil = T0 + 2 * S + 300 * S;
     expect(r.recordFailure("alice", T0 + 100 * S)).toEqual({ failures: 0, bannedUntil, banStarted: false });
     expect(r.recordFailure("alice", T0 + 200 * S).bannedUntil).toBe(bannedUntil);
     expect(r.accountBanned("alice", bannedUntil)).toBe(false);
     // After the ban the count starts again, even with a window longer than the ban.
-    const long = regulator({ accountWindowSeconds: 3600 }, opened[0]);
+    const long = regulator({ accountWindowSeconds: 3600 }, database);
     expect(long.recordFailure("alice", bannedUntil).failures).toBe(1);
     expect(long.accountBanned("alice", bannedUntil + 1)).toBe(false);
   });
@@ -140,8 +116,7 @@ describe("per-account ban, default profile", () => {
     const database = open();
     const a = regulator({}, database);
     // A second connection to the same file stands for a second gateway process.
-    const other = openDatabase(dataDir);
-    opened.push(other);
+    const other = temp.open({ migrate: false });
     const b = regulator({}, other);
     a.recordFailure("alice", T0);
     const first = a.recordFailure("alice", T0 + S);
@@ -273,8 +248,7 @@ describe("per-address token bucket", () => {
 
   test("two instances racing for the last token: only one gets it", () => {
     const a = regulator();
-    const other = openDatabase(dataDir);
-    opened.push(other);
+    const other = temp.open({ migrate: false });
     const b = regulator({}, other);
     for (let i = 0; i < 4; i++) a.takeAttempt("::1", T0);
     const results = [a.takeAttempt("::1", T0 + 1), b.takeAttempt("::1", T0 + 1)];

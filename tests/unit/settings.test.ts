@@ -1,40 +1,25 @@
 // The run-time settings: the catalogue against the config schema, the layering (defaults <
 // config.json < stored < env < flags), and the service's all-or-nothing changes.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createAuthentication } from "../../src/auth/index.ts";
 import { DEFAULT_REGULATION, Regulator } from "../../src/auth/regulation.ts";
 import { createUser } from "../../src/auth/users.ts";
 import { createLogger } from "../../src/log.ts";
 import { loadConfig, SETTINGS, type LoadedConfig } from "../../src/config/index.ts";
-import { applyMigrations, openDatabase, type OpenDatabase } from "../../src/db/index.ts";
+import type { OpenDatabase } from "../../src/db/index.ts";
 import { EDITABLE_SETTINGS } from "../../src/settings/catalogue.ts";
 import { layerSettings } from "../../src/settings/layers.ts";
 import { createGatewaySettings } from "../../src/settings/service.ts";
+import { useTempDataDir } from "../support/temp-database.ts";
 
-let dataDir: string;
-const opened: OpenDatabase[] = [];
-
-beforeEach(() => {
-  dataDir = mkdtempSync(join(tmpdir(), "mss-settings-"));
-});
-afterEach(() => {
-  for (const database of opened.splice(0)) database.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-function open(): OpenDatabase {
-  const database = openDatabase(dataDir);
-  applyMigrations(database.sqlite);
-  opened.push(database);
-  return database;
-}
+const temp = useTempDataDir("mss-settings-");
+const open = (): OpenDatabase => temp.open();
 
 function load(options: { file?: Record<string, unknown>; env?: Record<string, string>; flags?: string[] } = {}): LoadedConfig {
-  if (options.file !== undefined) writeFileSync(join(dataDir, "config.json"), JSON.stringify(options.file));
-  return loadConfig({ argv: ["--data-dir", dataDir, ...(options.flags ?? [])], env: options.env ?? {}, cwd: dataDir });
+  if (options.file !== undefined) writeFileSync(join(temp.dir(), "config.json"), JSON.stringify(options.file));
+  return loadConfig({ argv: ["--data-dir", temp.dir(), ...(options.flags ?? [])], env: options.env ?? {}, cwd: temp.dir() });
 }
 
 const OWNER = { kind: "user", username: "olga", role: "owner" } as const;

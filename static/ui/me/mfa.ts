@@ -5,7 +5,7 @@
 import { h, field, replace } from "../lib/dom.ts";
 import { api, ApiError } from "../lib/api.ts";
 import { copyButton, notify } from "../lib/ui.ts";
-import { busy, card, failureText, markInvalid, messageLine, type MeContext } from "./parts.ts";
+import { busy, card, failureText, markInvalid, messageLine, type MeContext, usernameForPasswordManagers } from "./parts.ts";
 
 interface SetupAnswer {
   secret?: string;
@@ -104,7 +104,7 @@ export function mfaCard(me: MeContext): HTMLElement {
       "form",
       { class: "mss-me-form", novalidate: true },
       h("p", {}, "You need an authenticator app on your phone or computer (for example Aegis, 2FAS, Google Authenticator, 1Password or Bitwarden)."),
-      h("input", { type: "text", name: "username", autocomplete: "username", value: me.username, hidden: true, readonly: true, tabindex: -1, "aria-hidden": "true" }),
+      usernameForPasswordManagers(me.username),
       field("Your password", password, "Confirms that it is you before anything changes."),
       message.element,
       h("div", { class: "mss-actions mss-me-actions-start" }, submit, cancelButton()),
@@ -238,7 +238,7 @@ export function mfaCard(me: MeContext): HTMLElement {
       required
         ? h("p", { class: "mss-me-warning" }, "Your role requires two-factor authentication. If you remove it, you will have to set it up again the next time you sign in.")
         : h("p", {}, "Without it, your password alone signs you in. Your other sessions are signed out."),
-      h("input", { type: "text", name: "username", autocomplete: "username", value: me.username, hidden: true, readonly: true, tabindex: -1, "aria-hidden": "true" }),
+      usernameForPasswordManagers(me.username),
       field("Your password", password),
       field("Code from your app, or a recovery code", code),
       message.element,

@@ -149,3 +149,11 @@ export function describeAgent(agent: string | null | undefined): string {
   if (system) return `Browser on ${system}`;
   return agent.length > 60 ? `${agent.slice(0, 57)}…` : agent;
 }
+
+/**
+ * The account's name in a password form, hidden: password managers match the saved password to
+ * it (they look for a username field in the same form).
+ */
+export function usernameForPasswordManagers(username: string): HTMLInputElement {
+  return h("input", { type: "text", name: "username", autocomplete: "username", value: username, hidden: true, readonly: true, tabindex: -1, "aria-hidden": "true" });
+}

@@ -2,7 +2,7 @@
 import { h, field } from "../lib/dom.ts";
 import { api, ApiError } from "../lib/api.ts";
 import { notify } from "../lib/ui.ts";
-import { busy, card, failureText, markInvalid, messageLine, type MeContext } from "./parts.ts";
+import { busy, card, failureText, markInvalid, messageLine, type MeContext, usernameForPasswordManagers } from "./parts.ts";
 
 export function passwordCard(me: MeContext): HTMLElement {
   if (me.role === "guest") {
@@ -20,7 +20,7 @@ export function passwordCard(me: MeContext): HTMLElement {
     "form",
     { class: "mss-me-form", novalidate: true },
     // For password managers: which account this new password belongs to.
-    h("input", { type: "text", name: "username", autocomplete: "username", value: me.username, hidden: true, readonly: true, tabindex: -1, "aria-hidden": "true" }),
+    usernameForPasswordManagers(me.username),
     field("Current password", current),
     field("New password", next, "The gateway refuses short and common passwords and tells you why."),
     field("New password again", repeat),
