@@ -14,7 +14,8 @@ mkdir -p dist
 for target in "${targets[@]}"; do
   out="dist/mss-login-$target"
   echo "building $out"
-  "$bun" build src/main.ts --compile --minify \
+  # The NSFW classifier's worker is its own entrypoint: Bun embeds workers only when named here.
+  "$bun" build src/main.ts src/nsfw/classifier/worker.ts --compile --minify \
     --target="bun-$target" --outfile "$out" >/dev/null
   ls -l "$out" | awk '{printf "  %s bytes\n", $5}'
 done

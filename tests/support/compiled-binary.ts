@@ -15,7 +15,7 @@ export function compiledGateway(): Promise<{ binary: string; dir: string }> {
     const binary = join(dir, "mss-login");
     // About 100 MB: gone with the test run.
     process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    const build = Bun.spawn([process.execPath, "build", "--compile", "--minify", "src/main.ts", "--outfile", binary], {
+    const build = Bun.spawn([process.execPath, "build", "--compile", "--minify", "src/main.ts", "src/nsfw/classifier/worker.ts", "--outfile", binary], {
       cwd: ROOT,
       stdout: "ignore",
       stderr: "pipe",
