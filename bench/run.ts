@@ -17,6 +17,7 @@ import { openDatabase } from "../src/db/index.ts";
 import { createOwnershipStore } from "../src/isolation/ownership.ts";
 import { baselineGatewayCommand, BASELINE_REF } from "./baseline.ts";
 import { ensureDebianTools, freePort, rssBytes, runWrk, startNginx, waitFor, type WrkResult } from "./tools.ts";
+import { runNsfwBench } from "./nsfw.ts";
 
 const CONNECTIONS = 32;
 const WRK_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -56,6 +57,9 @@ async function startGateway(command: string[], options: { accounts?: boolean } =
   const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir, "--log-level", "warn"], {
     stdout: "ignore",
     stderr: "inherit",
+    // The proxy figures are taken without the NSFW model in memory (it loads on first need);
+    // the NSFW section below measures the gateway with it loaded.
+    env: { ...process.env, MSS_LOGIN_NSFW__LOAD: "on_demand" },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/mss-login/health`, 15_000);
@@ -245,11 +249,12 @@ if (baseline !== null) {
 } else {
   console.log("no issue-2 baseline (git or its source not available): ratios against it skipped");
 }
-console.log(`gateway idle RSS: ${fmt(idleRss / 1024 / 1024, 1)} MB`);
+console.log(`gateway idle RSS (NSFW model not loaded): ${fmt(idleRss / 1024 / 1024, 1)} MB`);
 console.log(`gateway start-up to first answered request: ${fmt(gateway.startupMs)} ms from source${binaryStartupMs === null ? " (no dist/ binary: run ./build.sh to measure it too)" : `, ${fmt(binaryStartupMs)} ms compiled binary`}`);
 
 gateway.child.kill();
 baseline?.child.kill();
+await runNsfwBench({ bun, root, upstreamUrl, seconds: WRK_SECONDS, connections: CONNECTIONS, path: SMALL_JSON });
 nginx.stop();
 fake.kill();
 process.exit(0);

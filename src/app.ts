@@ -31,7 +31,10 @@ import { createGatewaySettings } from "./settings/service.ts";
 import { settingsRoutes } from "./settings/routes.ts";
 import { passwordResetRoutes } from "./auth/password-reset-routes.ts";
 import { groupsRoutes } from "./rbac/groups-routes.ts";
-import { createOwnershipStore } from "./isolation/ownership.ts";
+import { createOwnershipStore, normaliseSubfolder, viewTarget } from "./isolation/ownership.ts";
+import { createNsfwGuard, type NsfwViewer } from "./nsfw/index.ts";
+import { nsfwRoutes } from "./nsfw/routes.ts";
+import { getUserById } from "./auth/users.ts";
 import { createIsolation, isolationConcerns, type IsolationCaller } from "./isolation/comfy-isolation.ts";
 import { carriesGatewayUi, withGatewayUi } from "./ui/comfy-page.ts";
 import { uiRoutes } from "./ui/ui-routes.ts";
@@ -135,15 +138,36 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log, settings.current);
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
+  // The NSFW guard: classifies outputs as ComfyUI reports them, guards /view and previews.
+  const nsfw = createNsfwGuard({
+    db: database.db,
+    config: settings.current,
+    log,
+    sfwCheckOf: (userId) => getUserById(database.db, userId)?.sfwCheck ?? null,
+    fetchFile: (file, method, signal) =>
+      fetch(`${upstream.origin}${upstream.basePath}/api/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })}`, {
+        method,
+        signal,
+        headers: { "accept-encoding": "identity" },
+      }),
+  });
   // Who owns which prompt and file in ComfyUI's shared queue, history and folders.
-  const ownership = createOwnershipStore(database.db);
+  const ownership = createOwnershipStore(database.db, { onNewFile: (file) => nsfw.fileReported(file) });
   // Each user's WebSocket ids (gateway-minted upstream sids) and per-user event filtering.
   const sockets = createSocketDirectory({ ownership });
   // Who may see and use which model (defaults: everything, until an admin narrows a role).
   const modelGrants = createModelGrantStore(database.db);
   // Workflows an admin shared with everyone (shown to each user under workflows/shared/).
   const sharedWorkflows = createSharedWorkflowStore(database.db);
-  const isolation = createIsolation({ ownership, sockets, models: modelGrants, sharedWorkflows, maxJsonBytes: Math.min(config.limits.max_upload_bytes, 64 * 1024 * 1024), log });
+  const isolation = createIsolation({
+    ownership,
+    sockets,
+    models: modelGrants,
+    sharedWorkflows,
+    maxJsonBytes: Math.min(config.limits.max_upload_bytes, 64 * 1024 * 1024),
+    inspectUpload: (head) => nsfw.inspectUploadHead(head),
+    log,
+  });
   // Ended sessions and spent tickets are deleted now and then (regulation prunes itself).
   const pruneTimer = setInterval(() => {
     const at = Date.now();
@@ -226,6 +250,10 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
         checkDatabase: () => {
           database.sqlite.query("select 1").get();
         },
+        nsfw: () => {
+          const status = nsfw.status();
+          return { state: status.state, workers: status.workers, ready: status.ready, memory_bytes: status.memoryBytes, queued: status.queued.now + status.queued.background + status.scanner.queued };
+        },
       }),
     )
     .use(auth.routes)
@@ -278,6 +306,17 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
     .use(uiRoutes({ guard }))
+    .use(
+      nsfwRoutes({
+        db: database.db,
+        nsfw,
+        guard,
+        files: ownership,
+        log,
+        maxImageBytes: () => settings.current().nsfw.max_image_bytes,
+        viewWaitMs: () => settings.current().nsfw.view_wait_ms,
+      }),
+    )
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return jsonError(404, "NOT_FOUND", "No such gateway route.");
       return jsonError(500, "INTERNAL_ERROR", "The gateway failed to handle this request.");
@@ -308,6 +347,16 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   const principalOf = (identity: Identity): Principal =>
     identity.kind === "user" ? { kind: "user", userId: identity.userId, username: identity.username, role: identity.role } : { kind: "anonymous" };
   const policyOptions: PolicyOptions = { allowedUnknownRoutes: config.gateway.allowed_unknown_routes, allows: (role, key) => groupsStore.allows(role, key) };
+
+  /** The NSFW guard's take-over of one `/view` for a checked viewer; null when nothing is checked. */
+  function nsfwViewGuard(request: Request, search: string, viewer: NsfwViewer) {
+    if (!nsfw.isChecked(viewer)) return null;
+    const target = viewTarget(search);
+    if (target.kind !== "file") return null; // refused by isolation or by ComfyUI itself
+    const subfolder = normaliseSubfolder(target.file.subfolder);
+    if (subfolder === null) return null; // ComfyUI refuses a subfolder outside the folder (403)
+    return nsfw.guardView(request, viewer.username, { ...target.file, subfolder }, search);
+  }
 
   function decideFor(classified: ClassifiedRequest, identity: Identity): AccessDecision | Promise<AccessDecision> {
     const { route, path, request, client } = classified;
@@ -356,8 +405,13 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       const withUi = (decision: AccessDecision): AccessDecision => withGatewayUi(decision, request, route.routeId, uiState, log);
       return allowed instanceof Promise ? allowed.then(withUi) : withUi(allowed);
     }
+    // The account's own role decides the NSFW check (a token's reduced scope does not add one).
+    const viewer: NsfwViewer = { userId: identity.userId, username: identity.username, role: identity.role };
     if (!route.websocket) {
-      if (route.kind !== "comfy" || principal.kind !== "user" || !isolationConcerns(route.routeId, request.method)) return allowed;
+      if (route.kind !== "comfy" || principal.kind !== "user") return allowed;
+      const viewGuard = route.routeId === "view" && (request.method === "GET" || request.method === "HEAD") ? nsfwViewGuard(request, classified.search, viewer) : null;
+      const guarded = (decision: AccessDecision): AccessDecision => (decision.allow && decision.intercept === undefined && viewGuard !== null ? { ...decision, intercept: viewGuard } : decision);
+      if (!isolationConcerns(route.routeId, request.method)) return allowed;
       const role = principal.role;
       const caller: IsolationCaller = {
         userId: identity.userId,
@@ -367,7 +421,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
         maxPending: settings.current().queue.max_pending[role],
       };
       const around = isolation.forRequest({ request, routeId: route.routeId, method: request.method, params: route.params, path, search: classified.search, caller });
-      if (around === null) return allowed;
+      if (around === null) return viewGuard === null ? allowed : allowed instanceof Promise ? allowed.then(guarded) : guarded(allowed);
       const isolate = (decision: AccessDecision): AccessDecision => {
         if (!decision.allow) return decision;
         const upstreamHeaders = around.headers === undefined ? decision.upstreamHeaders : { ...decision.upstreamHeaders, ...around.headers };
@@ -385,7 +439,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     const socketPrincipal = principal;
     const stillAllowed = () => credentialLive() && decide(socketPrincipal, socketRoute, policyOptions).allow;
     const withCheck = (decision: AccessDecision): AccessDecision =>
-      decision.allow ? { ...decision, stillAllowed, socketPolicy: sockets.policyFor(identity.userId, new URLSearchParams(classified.search).get("clientId")) } : decision;
+      decision.allow ? { ...decision, stillAllowed, socketPolicy: sockets.policyFor(identity.userId, new URLSearchParams(classified.search).get("clientId"), nsfw.previewGateFor(viewer)) } : decision;
     return allowed instanceof Promise ? allowed.then(withCheck) : withCheck(allowed);
   }
 
@@ -439,9 +493,12 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   } catch (error) {
     relays.stop();
     clearInterval(pruneTimer);
+    await nsfw.close();
     throw new ListenError(error);
   }
 
+  // After listening: loading the model (about half a second per worker) never delays the first answers.
+  nsfw.startup();
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
   log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
   try {
@@ -479,6 +536,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     await server.stop(true);
     relays.stop();
     clearInterval(pruneTimer);
+    await nsfw.close();
     throw error;
   }
   return {
@@ -489,6 +547,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       relays.stop();
       clearInterval(pruneTimer);
       upstream.client?.close();
+      await nsfw.close();
     },
   };
 }

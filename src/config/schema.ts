@@ -182,6 +182,26 @@ export const CONFIG_SCHEMA = {
       "Accept long-lived API tokens as ?token= (the original's compatibility; tokens end up in URLs and logs).",
     ),
   },
+  nsfw: {
+    load: setting(
+      oneOf(["startup", "on_demand"] as const),
+      "startup",
+      "Load the NSFW classifier at start (verdicts are ready before anyone looks) or on first need (saves ~150 MB until then).",
+    ),
+    workers: setting(integer(0, 16, "workers"), 0, "Classifier worker threads, each with its own model (0: one per CPU core, at most 4)."),
+    porn_percent: setting(integer(1, 100, "percent"), 50, "An image whose Porn score is above this percentage is blocked for checked users."),
+    hentai_percent: setting(integer(1, 100, "percent"), 50, "An image whose Hentai score is above this percentage is blocked; Porn + Hentai together above the lower of the two thresholds also blocks."),
+    sexy_percent: setting(integer(0, 100, "percent"), 0, "An image whose Sexy score is above this percentage is blocked too (0: the Sexy class never blocks)."),
+    previews: setting(
+      oneOf(["withhold", "classify", "pass"] as const),
+      "withhold",
+      "Live sampling previews over the WebSocket for checked users: withhold them, classify a few per second (the rest are dropped), or pass them.",
+    ),
+    preview_rate_per_second: setting(integer(1, 10, "previews"), 2, "Previews classified per second and socket when previews = classify."),
+    view_wait_ms: setting(MILLISECONDS, 15_000, "How long /view waits for a verdict that does not exist yet; past it the image is blocked for checked users."),
+    max_image_bytes: setting(integer(1024, 1024 * 1024 * 1024, "bytes"), 64 * 1024 * 1024, "Largest file the classifier reads; a bigger image is blocked for checked users."),
+    max_megapixels: setting(integer(1, 1000, "megapixels"), 64, "Largest image (width x height) the classifier decodes; a bigger one is blocked (decompression bombs)."),
+  },
   secret_key: setting(
     optional(secretText(32)),
     null,

@@ -12,3 +12,4 @@ export * from "../rbac/tables.ts";
 export * from "../isolation/tables.ts";
 export * from "../models/tables.ts";
 export * from "../settings/tables.ts";
+export * from "../nsfw/tables.ts";

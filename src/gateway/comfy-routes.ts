@@ -220,4 +220,7 @@ export const OWN_NAMESPACE_SEGMENT = "mss-login";
  * The gateway's own single-segment pages at the root, where the original MSS-Login put them
  * (clients depend on `/login`): ComfyUI has no route of these names.
  */
+/** The original's `/mss-login-gallery/mark-nsfw`, kept for its clients (the NSFW guard answers it, signed in); nothing else of that namespace is the gateway's. */
+export const OWN_COMPAT_NAMESPACE_SEGMENT = "mss-login-gallery";
+export const OWN_COMPAT_MARK_NSFW = "mark-nsfw";
 export const OWN_ROOT_PAGES: ReadonlySet<string> = new Set(["login", "logout", "setup", "register", "reset", "mfa", "generate_token"]);

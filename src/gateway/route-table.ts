@@ -21,6 +21,8 @@ import {
   COMFY_ROUTES,
   CUSTOM_ROUTE_FAMILIES,
   FRONTEND_STATIC_FILES,
+  OWN_COMPAT_MARK_NSFW,
+  OWN_COMPAT_NAMESPACE_SEGMENT,
   OWN_NAMESPACE_SEGMENT,
   OWN_ROOT_PAGES,
 } from "./comfy-routes.ts";
@@ -396,6 +398,7 @@ export function buildRouteClassifier(
 
     const ownAt = segments[0] === OWN_NAMESPACE_SEGMENT ? 1 : spelling === "api" && segments[1] === OWN_NAMESPACE_SEGMENT ? 2 : 0;
     if (ownAt > 0) return prefixMatch("own", "own", segments.slice(ownAt).join("/"), spelling, preflight);
+    if (segments.length === 2 && segments[0] === OWN_COMPAT_NAMESPACE_SEGMENT && segments[1] === OWN_COMPAT_MARK_NSFW) return prefixMatch("own", "own", segments.join("/"), spelling, preflight);
     if (segments.length === 1 && !target.trailingSlash && OWN_ROOT_PAGES.has(segments[0]!)) return prefixMatch("own", "own", segments[0]!, spelling, preflight);
 
     // No ComfyUI route and no static file ends in '/': '/api/prompt/' is another (404) path.

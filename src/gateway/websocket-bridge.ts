@@ -132,8 +132,11 @@ export interface RelayPolicy {
   claim(): boolean | Promise<boolean>;
   /** The clientId the upstream socket is opened with (replaces the client's `clientId`); read after `claim()`. */
   readonly upstreamClientId: string;
-  /** The upstream socket is open; `end` closes the relay (both sides) with that code. */
-  opened(end: (code: number, reason: string) => void): void;
+  /**
+   * The upstream socket is open; `end` closes the relay (both sides) with that code. `send`
+   * delivers a message to the client later (a frame held back while it was checked).
+   */
+  opened(end: (code: number, reason: string) => void, send: (message: string | Uint8Array) => void): void;
   /** Upstream → client text message: the text to send (possibly rewritten), or null to drop it. */
   toClientText(text: string): string | null;
   /** Upstream → client binary frame: deliver it or drop it. */
@@ -257,7 +260,12 @@ export async function openRelay(request: Request, server: Server<RelayData>, opt
     return errorResponse(request, 502, "UPSTREAM_UNAVAILABLE", "ComfyUI did not accept the WebSocket connection: it is down, still starting, or refused it.", "ComfyUI is down");
   }
   // Closing the upstream side ends the relay: its close event closes the client with the same code.
-  policy?.opened((code, reason) => closeUpstream(socket, code, reason));
+  policy?.opened(
+    (code, reason) => closeUpstream(socket, code, reason),
+    (message) => {
+      if (data.upstreamClosed === null) relayToClient(data, message);
+    },
+  );
 
   const upgradeHeaders = socket.protocol ? { "sec-websocket-protocol": socket.protocol } : undefined;
   if (server.upgrade(request, { data, ...(upgradeHeaders ? { headers: upgradeHeaders } : {}) })) return undefined;

@@ -24,6 +24,8 @@ export interface HealthOptions {
   startedAt: number;
   /** Throws when the database cannot answer a trivial query. */
   checkDatabase(): void;
+  /** The NSFW classifier's state and memory (its model is the gateway's largest allocation). */
+  nsfw?: () => { state: string; workers: number; ready: number; memory_bytes: number | null; queued: number };
 }
 
 /** Re-probing at most this often keeps a health-check flood from becoming an upstream flood. */
@@ -76,6 +78,7 @@ export function healthRoutes(options: HealthOptions) {
       gateway: { ok: true, rss_bytes: memory.rss, heap_used_bytes: memory.heapUsed },
       database,
       upstream,
+      ...(options.nsfw === undefined ? {} : { nsfw: options.nsfw() }),
     };
     return new Response(JSON.stringify(body), {
       status: database.ok ? 200 : 503,

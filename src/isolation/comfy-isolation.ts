@@ -9,9 +9,9 @@
 import type { Logger } from "../log.ts";
 import { errorResponse } from "../gateway/error-response.ts";
 import type { ForwardChanges } from "../gateway/pipeline.ts";
-import { splitAnnotation, userFolder, type FileRef, type FileType, type OwnershipStore } from "./ownership.ts";
+import { splitAnnotation, userFolder, viewTarget, type FileRef, type FileType, type OwnershipStore } from "./ownership.ts";
 import { mayReadFile, OWNER_KEY, preparePromptSubmission } from "./prompt-submission.ts";
-import { multipartHeaderGuard, safeUploadName } from "./multipart-guard.ts";
+import { FILE_HEAD_BYTES, multipartHeaderGuard, safeUploadName, type FileInspector } from "./multipart-guard.ts";
 import { filterJobs, filterQueue, integerParam, ownIds, pageHistory, queueIds } from "./queue-views.ts";
 import { describeUngranted, filterEmbeddings, filterExperimentModels, filterModelNames, filterObjectInfo, findUngrantedModel, seesModel } from "../models/filters.ts";
 import type { ModelViewer, ModelVisibility } from "../models/grants.ts";
@@ -44,6 +44,8 @@ export interface IsolationDeps {
   sharedWorkflows?: SharedWorkflowStore;
   /** Largest JSON body the gateway reads to rewrite (a prompt with its workflow). */
   maxJsonBytes: number;
+  /** Looks at each uploaded file's first bytes (the NSFW guard refuses pixel bombs there). */
+  inspectUpload?: FileInspector;
   log: Logger;
   now?: () => number;
 }
@@ -356,24 +358,23 @@ export function createIsolation(deps: IsolationDeps) {
 
   /** `/view`: the caller's own files and the shared inputs; anything else is "not found". */
   function view(caller: IsolationCaller, search: string): Interceptor | null {
-    const params = new URLSearchParams(search);
-    // Read as ComfyUI reads it: a trailing [output]/[input]/[temp] tag (with any one character
-    // before it) picks the folder, whatever `type` says.
-    const annotated = splitAnnotation(params.get("filename") ?? "");
-    const filename = annotated.name;
-    const type = (annotated.type ?? params.get("type") ?? "output") as FileType;
-    if (type !== "output" && type !== "input" && type !== "temp") return null; // ComfyUI answers 400
-    // ComfyUI refuses these itself; the gateway does not leave it to that.
-    if (filename.startsWith("/") || filename.includes("..")) return async () => json({ error: "Invalid filename.", code: "BAD_FILENAME" }, 400);
-    // Newer ComfyUI resolves `blake3:<hash>` across every user's files (its asset store).
-    if (filename.startsWith("blake3:")) {
-      recordRefusal(caller, "view", { filename });
-      return async () => new Response(null, { status: 404 });
+    const target = viewTarget(search);
+    switch (target.kind) {
+      case "bad-type":
+        return null; // ComfyUI answers 400
+      case "bad-name":
+        // ComfyUI refuses these itself; the gateway does not leave it to that.
+        return async () => json({ error: "Invalid filename.", code: "BAD_FILENAME" }, 400);
+      case "hash":
+        recordRefusal(caller, "view", { filename: target.filename });
+        return async () => new Response(null, { status: 404 });
+      case "file": {
+        const file = target.file;
+        if (mayReadFile(file, caller.userId, (f) => ownership.ownerOfFile(f))) return null;
+        recordRefusal(caller, "view", { type: file.type, subfolder: file.subfolder, filename: file.filename });
+        return async () => new Response(null, { status: 404 });
+      }
     }
-    const file: FileRef = { type, subfolder: params.get("subfolder") ?? "", filename: filename.split(/[\\/]/).pop() ?? "" };
-    if (mayReadFile(file, caller.userId, (f) => ownership.ownerOfFile(f))) return null;
-    recordRefusal(caller, "view", { type: file.type, subfolder: file.subfolder, filename: file.filename });
-    return async () => new Response(null, { status: 404 });
   }
 
   /**
@@ -389,7 +390,7 @@ export function createIsolation(deps: IsolationDeps) {
       }
       const field = new TextEncoder().encode(`--${boundary[1] ?? boundary[2]}\r\nContent-Disposition: form-data; name="subfolder"\r\n\r\n${userFolder(caller.userId)}\r\n`);
       // File names lose any path on the way (multipart-guard.ts), so the folder stays the caller's.
-      const reader = request.body.pipeThrough(multipartHeaderGuard(boundary[1] ?? boundary[2]!)).getReader();
+      const reader = request.body.pipeThrough(multipartHeaderGuard(boundary[1] ?? boundary[2]!, deps.inspectUpload)).getReader();
       let fieldSent = false;
       // Pulled one chunk at a time, so a slow ComfyUI slows the client down instead of filling memory.
       const body = new ReadableStream<Uint8Array>(
@@ -455,7 +456,10 @@ export function createIsolation(deps: IsolationDeps) {
       form.set("subfolder", userFolder(caller.userId));
       for (const field of ["image", "mask"]) {
         const file = form.get(field);
-        if (file instanceof File) form.set(field, new File([file], safeUploadName(file.name), { type: file.type }));
+        if (!(file instanceof File)) continue;
+        const refused = deps.inspectUpload?.(new Uint8Array(await file.slice(0, FILE_HEAD_BYTES).arrayBuffer())) ?? null;
+        if (refused !== null) return errorResponse(request, 400, refused.code, refused.message, "Bad request");
+        form.set(field, new File([file], safeUploadName(file.name), { type: file.type }));
       }
       const encoded = new Response(form);
       // Read the new boundary before the body: Bun drops the header once the body is consumed.

@@ -11,6 +11,11 @@ import { RequestBodyRefused } from "../gateway/forward-http.ts";
 const CRLF_CRLF = new Uint8Array([13, 10, 13, 10]);
 /** A part's header block larger than this is not a browser's: the upload is refused. */
 const MAX_PART_HEADER_BYTES = 16 * 1024;
+/** How much of a file part is held back for `inspectFile` (image headers sit in the first bytes). */
+export const FILE_HEAD_BYTES = 64 * 1024;
+
+/** Looks at the first bytes of an uploaded file; a refusal stops the upload before they go on. */
+export type FileInspector = (head: Uint8Array) => RequestBodyRefused | null;
 
 export class MultipartRefused extends RequestBodyRefused {
   constructor(message: string) {
@@ -84,7 +89,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
  * collects the part's headers up to the blank line, rewrites them, and passes the rest through
  * until the next delimiter. The byte count changes, so the result has no known length.
  */
-export function multipartHeaderGuard(boundary: string): TransformStream<Uint8Array, Uint8Array> {
+export function multipartHeaderGuard(boundary: string, inspectFile?: FileInspector): TransformStream<Uint8Array, Uint8Array> {
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   // The first delimiter may open the body without a preceding CRLF.
@@ -92,6 +97,8 @@ export function multipartHeaderGuard(boundary: string): TransformStream<Uint8Arr
   const first = encoder.encode(`--${boundary}`);
   let pending: Uint8Array = new Uint8Array(0);
   let state: "preamble" | "headers" | "body" | "done" = "preamble";
+  /** The current part is a file whose first bytes have not been inspected yet. */
+  let headPending = false;
 
   function drain(controller: TransformStreamDefaultController<Uint8Array>, final: boolean): void {
     for (;;) {
@@ -120,11 +127,22 @@ export function multipartHeaderGuard(boundary: string): TransformStream<Uint8Arr
           if (pending.length > MAX_PART_HEADER_BYTES || final) throw new MultipartRefused("a part's headers are too long or cut off");
           return;
         }
-        controller.enqueue(encoder.encode(rewritePartHeaders(decoder.decode(pending.subarray(0, end)))));
+        const headers = rewritePartHeaders(decoder.decode(pending.subarray(0, end)));
+        controller.enqueue(encoder.encode(headers));
         controller.enqueue(CRLF_CRLF);
         pending = pending.subarray(end + 4);
         state = "body";
+        headPending = inspectFile !== undefined && /; filename="/.test(headers);
         continue;
+      }
+      if (headPending) {
+        // Hold the file's first bytes (or all of it, when shorter) until they are inspected.
+        const end = indexOf(pending, delimiter, 0);
+        const available = end < 0 ? pending.length : end;
+        if (available < FILE_HEAD_BYTES && end < 0 && !final) return;
+        headPending = false;
+        const refused = inspectFile!(pending.subarray(0, Math.min(available, FILE_HEAD_BYTES)));
+        if (refused !== null) throw refused;
       }
       // Body: pass everything except a tail that could be the start of the next delimiter.
       const at = indexOf(pending, delimiter, 0);

@@ -3,7 +3,7 @@
  * files (each user's own folder, plus files ComfyUI reported for their prompts). Look-ups are
  * cached: every queue, history and WebSocket message asks.
  */
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq, gte } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { fileOwners, promptOwners } from "./tables.ts";
 
@@ -69,6 +69,28 @@ export interface FileRef {
   filename: string;
 }
 
+/** What a `/view` query asks for, read as ComfyUI reads it. */
+export type ViewTarget =
+  | { readonly kind: "file"; readonly file: FileRef }
+  /** A `type` ComfyUI answers 400 for. */
+  | { readonly kind: "bad-type" }
+  /** A leading `/` or a `..`: ComfyUI refuses those too. */
+  | { readonly kind: "bad-name" }
+  /** Newer ComfyUI resolves `blake3:<hash>` across every user's files (its asset store). */
+  | { readonly kind: "hash"; readonly filename: string };
+
+export function viewTarget(search: string): ViewTarget {
+  const params = new URLSearchParams(search);
+  // A trailing [output]/[input]/[temp] tag (with any one character before it) picks the folder, whatever `type` says.
+  const annotated = splitAnnotation(params.get("filename") ?? "");
+  const filename = annotated.name;
+  const type = annotated.type ?? params.get("type") ?? "output";
+  if (type !== "output" && type !== "input" && type !== "temp") return { kind: "bad-type" };
+  if (filename.startsWith("/") || filename.includes("..")) return { kind: "bad-name" };
+  if (filename.startsWith("blake3:")) return { kind: "hash", filename };
+  return { kind: "file", file: { type, subfolder: params.get("subfolder") ?? "", filename: filename.split(/[\\/]/).pop() ?? "" } };
+}
+
 const CACHE_SIZE = 50_000;
 
 /** Bounded map: the oldest entry goes when full. */
@@ -78,7 +100,12 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): V {
   return value;
 }
 
-export function createOwnershipStore(db: Db) {
+export interface OwnershipOptions {
+  /** A file became known for the first time (an output ComfyUI reported, an upload): the NSFW guard scans it. */
+  onNewFile?: (file: FileRef) => void;
+}
+
+export function createOwnershipStore(db: Db, options: OwnershipOptions = {}) {
   const promptCache = new Map<string, Owner | null>();
 
   function ownerOfPrompt(promptId: string): Owner | null {
@@ -92,7 +119,13 @@ export function createOwnershipStore(db: Db) {
     const subfolder = normaliseSubfolder(file.subfolder);
     if (subfolder === null || file.filename === "") return;
     // The first owner stays: a later prompt that reports the same file (a cached output) does not take it over.
-    db.insert(fileOwners).values({ type: file.type, subfolder, filename: file.filename, userId, promptId, createdAt: now }).onConflictDoNothing().run();
+    const inserted = db
+      .insert(fileOwners)
+      .values({ type: file.type, subfolder, filename: file.filename, userId, promptId, createdAt: now })
+      .onConflictDoNothing()
+      .returning({ type: fileOwners.type })
+      .all();
+    if (inserted.length > 0) options.onNewFile?.({ type: file.type, subfolder, filename: file.filename });
   }
 
   return {
@@ -145,6 +178,29 @@ export function createOwnershipStore(db: Db) {
         .where(and(eq(fileOwners.type, file.type), eq(fileOwners.subfolder, subfolder), eq(fileOwners.filename, file.filename)))
         .get();
       return row?.userId ?? null;
+    },
+
+    /** Files recorded under this bare name (any folder), newest first, with their owners. */
+    filesNamed(filename: string): { file: FileRef; userId: string }[] {
+      return db
+        .select({ type: fileOwners.type, subfolder: fileOwners.subfolder, filename: fileOwners.filename, userId: fileOwners.userId })
+        .from(fileOwners)
+        .where(eq(fileOwners.filename, filename))
+        .orderBy(desc(fileOwners.createdAt))
+        .limit(100)
+        .all()
+        .map((row) => ({ file: { type: row.type as FileType, subfolder: row.subfolder, filename: row.filename }, userId: row.userId }));
+    },
+
+    /** Files recorded at or after `since` (ms), oldest first. */
+    filesSince(since: number, limit: number): FileRef[] {
+      return db
+        .select({ type: fileOwners.type, subfolder: fileOwners.subfolder, filename: fileOwners.filename })
+        .from(fileOwners)
+        .where(gte(fileOwners.createdAt, since))
+        .orderBy(fileOwners.createdAt)
+        .limit(limit)
+        .all() as FileRef[];
     },
 
     /** Uploads a user made (for the LoadImage list in /object_info). */

@@ -122,6 +122,24 @@ interface Connection {
   markGone: () => void;
   /** This relay's own view of the executing prompt. */
   lastSeenPrompt: string | null;
+  /** What happens to this user's live previews (null: they pass). */
+  readonly previews: PreviewGate | null;
+  /** Delivers a held-back frame; set once the upstream socket is open. */
+  send: ((message: Uint8Array) => void) | null;
+  /** A preview is being classified (one at a time per socket). */
+  previewBusy: boolean;
+  lastPreviewAt: number;
+}
+
+/**
+ * The NSFW guard's say over live sampling previews (binary frames 1 and 4) of a checked user:
+ * pass them, withhold them, or classify a few per second and deliver only safe ones.
+ */
+export interface PreviewGate {
+  mode(): "pass" | "withhold" | "classify";
+  ratePerSecond(): number;
+  /** Resolves true only for an image judged safe (any failure: false). */
+  isSafe(image: Uint8Array): Promise<boolean>;
 }
 
 interface ParsedMessage {
@@ -330,9 +348,10 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
     return claimAfterHolder(connection, binding, ticket);
   }
 
-  function opened(connection: Connection, end: (code: number, reason: string) => void): void {
+  function opened(connection: Connection, end: (code: number, reason: string) => void, send: (message: Uint8Array) => void): void {
     if (connection.isClosed) return;
     connection.isOpen = true;
+    connection.send = send;
     let open = openConnections.get(connection.userId);
     if (open === undefined) {
       open = [];
@@ -347,6 +366,7 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
     if (connection.isClosed) return;
     connection.isClosed = true;
     connection.endRelay = null;
+    connection.send = null;
     if (connection.isOpen) {
       const open = openConnections.get(connection.userId);
       const index = open?.indexOf(connection) ?? -1;
@@ -428,13 +448,44 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
   function toClientBinary(connection: Connection, frame: Uint8Array): boolean {
     if (frame.length < 4) return false;
     const event = readUint32(frame, 0);
-    if (event === BINARY_PREVIEW_IMAGE || event === BINARY_TEXT) return attributedToUser(connection, true);
+    if (event === BINARY_TEXT) return attributedToUser(connection, true);
+    // Type 1: event, image type, then the image.
+    if (event === BINARY_PREVIEW_IMAGE) return attributedToUser(connection, true) && previewPasses(connection, frame, 8);
     if (event === BINARY_PREVIEW_WITH_METADATA) {
       const promptId = previewMetadataPromptId(frame);
       if (promptId === null) return false;
       track(connection, "progress", promptId, null);
-      return isUsersPrompt(promptId, connection.userId);
+      // Type 4: event, metadata length, metadata, then the image.
+      return isUsersPrompt(promptId, connection.userId) && previewPasses(connection, frame, 8 + readUint32(frame, 4));
     }
+    return false;
+  }
+
+  /**
+   * Whether a preview of the user's own prompt goes out now. When previews are classified, at
+   * most one per socket is checked at a time and at the configured rate; the others are
+   * dropped (a later one replaces them), and a safe one is delivered when its verdict comes.
+   */
+  function previewPasses(connection: Connection, frame: Uint8Array, imageOffset: number): boolean {
+    const gate = connection.previews;
+    if (gate === null) return true;
+    const mode = gate.mode();
+    if (mode === "pass") return true;
+    if (mode === "withhold") return false;
+    const at = now();
+    if (connection.previewBusy || at - connection.lastPreviewAt < 1000 / gate.ratePerSecond()) return false;
+    connection.previewBusy = true;
+    connection.lastPreviewAt = at;
+    // The relay may reuse the frame's memory once this returns.
+    const held = frame.slice();
+    // A copy goes to the classifier (which may take its memory over); `held` stays deliverable.
+    void gate
+      .isSafe(held.slice(imageOffset))
+      .catch(() => false)
+      .then((safe) => {
+        connection.previewBusy = false;
+        if (safe && !connection.isClosed) connection.send?.(held);
+      });
     return false;
   }
 
@@ -444,7 +495,7 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
      * query parameter; null or unusable gets a fresh one). Nothing is bound until the relay
      * claims it, so a request that never becomes a socket leaves nothing behind.
      */
-    policyFor(userId: string, requestedClientId: string | null): RelayPolicy {
+    policyFor(userId: string, requestedClientId: string | null, previews: PreviewGate | null = null): RelayPolicy {
       const clientId = requestedClientId !== null && CLIENT_ID_PATTERN.test(requestedClientId) ? requestedClientId : mintSocketId();
       let markGone!: () => void;
       const gone = new Promise<void>((resolve) => (markGone = resolve));
@@ -460,13 +511,17 @@ export function createSocketDirectory(options: SocketDirectoryOptions) {
         gone,
         markGone,
         lastSeenPrompt: null,
+        previews,
+        send: null,
+        previewBusy: false,
+        lastPreviewAt: 0,
       };
       return {
         get upstreamClientId() {
           return connection.upstreamSid;
         },
         claim: () => claim(connection),
-        opened: (end) => opened(connection, end),
+        opened: (end, send) => opened(connection, end, send),
         toClientText: (text) => toClientText(connection, text),
         toClientBinary: (frame) => toClientBinary(connection, frame),
         closed: () => closed(connection),

@@ -5,7 +5,7 @@
 import { SETTINGS, type SettingEntry } from "../config/index.ts";
 
 export type SettingType = "boolean" | "integer" | "string";
-export type SettingUnit = "minutes" | "hours" | "days" | "seconds" | "characters" | "attempts" | "prompts";
+export type SettingUnit = "minutes" | "hours" | "days" | "seconds" | "characters" | "attempts" | "prompts" | "percent" | "per second";
 
 export interface EditableSetting {
   /** Dotted config key, e.g. "auth.allow_guest". */
@@ -128,6 +128,41 @@ const SPECS: readonly Spec[] = [
       unit: "prompts",
     }),
   ),
+  {
+    key: "nsfw.porn_percent",
+    group: "NSFW guard",
+    label: "Porn threshold",
+    description: "An image scored Porn above this is hidden from users with the NSFW check (and guests).",
+    unit: "percent",
+  },
+  {
+    key: "nsfw.hentai_percent",
+    group: "NSFW guard",
+    label: "Hentai threshold",
+    description: "An image scored Hentai above this is hidden; Porn and Hentai together above the lower threshold too.",
+    unit: "percent",
+  },
+  {
+    key: "nsfw.sexy_percent",
+    group: "NSFW guard",
+    label: "Sexy threshold",
+    description: "An image scored Sexy above this is hidden as well (0: the Sexy class hides nothing).",
+    unit: "percent",
+  },
+  {
+    key: "nsfw.previews",
+    group: "NSFW guard",
+    label: "Live previews",
+    description: "Sampling previews for checked users: withhold them, classify a few per second and show only safe ones, or pass them unchecked.",
+    type: "string",
+  },
+  {
+    key: "nsfw.preview_rate_per_second",
+    group: "NSFW guard",
+    label: "Previews classified per second",
+    description: "With previews classified: how many per second and browser tab; the others are dropped.",
+    unit: "per second",
+  },
   {
     key: "upstream.url",
     group: "ComfyUI",

@@ -14,7 +14,7 @@ import { loadConfig } from "../../src/config/index.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { createTestAccount, startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestAccount, type TestGateway } from "../support/gateway.ts";
+import { createTestAccount, startTestGateway, TEST_PASSWORD, TEST_ENV, type TestAccount, type TestGateway } from "../support/gateway.ts";
 
 interface SettingItem {
   key: string;
@@ -275,7 +275,7 @@ describe("stored settings across restarts", () => {
 
   /** The gateway on `dataDir`, ComfyUI's address from config.json (not a flag), with extra env. */
   async function start(env: Record<string, string> = {}): Promise<RunningGateway & { close(): Promise<void> }> {
-    const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0"], env: { ...TEST_PASSWORD_ENV, ...env }, cwd: dataDir });
+    const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0"], env: { ...TEST_ENV, ...env }, cwd: dataDir });
     const database = openDatabase(config.data_dir);
     applyMigrations(database.sqlite);
     const running = await startGateway({ config, database, log: createLogger("error") });

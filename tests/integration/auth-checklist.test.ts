@@ -146,7 +146,7 @@ import { applyMigrations, openDatabase, type OpenDatabase } from "../../src/db/i
 import { createLogger } from "../../src/log.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { cleanEnv, runCommand } from "../support/cli.ts";
-import { createTestAccount, signInEnrolling, startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
+import { createTestAccount, signInEnrolling, startTestGateway, TEST_PASSWORD, TEST_ENV, type TestGateway } from "../support/gateway.ts";
 
 /** Many sign-ins from one address in this file: the per-address bucket has its own test in sign-in. */
 const IP_BUCKET = { MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "1000" };
@@ -292,7 +292,7 @@ interface BareGateway {
 }
 /** The gateway on a data directory the test keeps (for restarts), its console captured. */
 async function startOn(dataDir: string, env: Record<string, string> = {}): Promise<BareGateway> {
-  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: { ...TEST_PASSWORD_ENV, ...IP_BUCKET, ...env }, cwd: dataDir });
+  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: { ...TEST_ENV, ...IP_BUCKET, ...env }, cwd: dataDir });
   const database = openDatabase(dataDir);
   applyMigrations(database.sqlite);
   let console = "";
@@ -581,7 +581,7 @@ describe("5.4 tokens, JWT, sessions", () => {
 
     // The command line does the same: `mss-login user role` ends the sessions.
     cookie = await mintSession("promoted_one");
-    const demoted = await runCommand(["user", "role", "--username", "promoted_one", "--role", "user", "--data-dir", gateway.dataDir], { cwd: gateway.dataDir, env: cleanEnv(TEST_PASSWORD_ENV) });
+    const demoted = await runCommand(["user", "role", "--username", "promoted_one", "--role", "user", "--data-dir", gateway.dataDir], { cwd: gateway.dataDir, env: cleanEnv(TEST_ENV) });
     expect(demoted.code).toBe(0);
     expect(demoted.stdout).toContain("promoted_one is now user");
     await Bun.sleep(1100); // the identity cache (1 s) sees a change made elsewhere
@@ -597,7 +597,7 @@ describe("5.4 tokens, JWT, sessions", () => {
     expect((await get("/api/queue", { authorization: `Bearer ${token}` })).status).toBe(200);
     const changed = await runCommand(["user", "passwd", "--username", "cli_passwd", "--password-stdin", "--data-dir", gateway.dataDir], {
       cwd: gateway.dataDir,
-      env: cleanEnv(TEST_PASSWORD_ENV),
+      env: cleanEnv(TEST_ENV),
       stdin: "another long passphrase 4\n",
     });
     expect(changed.code).toBe(0);
@@ -772,7 +772,7 @@ describe("5.4 tokens, JWT, sessions", () => {
     const warningsAt = async (host: string, env: Record<string, string>) => {
       const dataDir = mkdtempSync(join(tmpdir(), "mss-plain-"));
       const lines: string[] = [];
-      const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", host, "--port", "0", "--upstream", fake.url], env: { ...TEST_PASSWORD_ENV, ...env }, cwd: dataDir });
+      const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", host, "--port", "0", "--upstream", fake.url], env: { ...TEST_ENV, ...env }, cwd: dataDir });
       const database = openDatabase(dataDir);
       applyMigrations(database.sqlite);
       await createTestAccount(dataDir, "tester", "owner"); // no setup link on the console
@@ -943,7 +943,7 @@ describe("5.4 tokens, JWT, sessions", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "mss-logs-"));
     const account = await createTestAccount(dataDir, "tester", "power");
     const lines: string[] = [];
-    const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: { ...TEST_PASSWORD_ENV, ...IP_BUCKET }, cwd: dataDir });
+    const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: { ...TEST_ENV, ...IP_BUCKET }, cwd: dataDir });
     const database = openDatabase(dataDir);
     applyMigrations(database.sqlite);
     const running = await startGateway({ config, database, log: createLogger("debug", { write: (line) => lines.push(line) }) });
@@ -1683,7 +1683,7 @@ describe("5.6 brute force, timing, enumeration", () => {
     const cookie = await mintSession("lost_factor");
     await enrol(cookie);
     const id = userId("lost_factor");
-    const reset = () => runCommand(["user", "reset-mfa", "--username", "lost_factor", "--data-dir", gateway.dataDir], { cwd: gateway.dataDir, env: cleanEnv(TEST_PASSWORD_ENV) });
+    const reset = () => runCommand(["user", "reset-mfa", "--username", "lost_factor", "--data-dir", gateway.dataDir], { cwd: gateway.dataDir, env: cleanEnv(TEST_ENV) });
     const result = await reset();
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("removed the second factor of lost_factor");
@@ -1893,7 +1893,7 @@ describe("forced enrolment (default matrix)", () => {
     const ownerId = local.account.userId;
     expect(withDb((database) => database.sqlite.query("SELECT enabled FROM mfa_enrolments WHERE user_id = ?").get(ownerId), local.dataDir)).toEqual({ enabled: 1 });
     // Admins may not reset the owner's second factor over HTTP; the shell may.
-    const result = await runCommand(["user", "reset-mfa", "--username", "tester", "--data-dir", local.dataDir], { cwd: local.dataDir, env: cleanEnv(TEST_PASSWORD_ENV) });
+    const result = await runCommand(["user", "reset-mfa", "--username", "tester", "--data-dir", local.dataDir], { cwd: local.dataDir, env: cleanEnv(TEST_ENV) });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("removed the second factor of tester");
     expect(withDb((database) => database.sqlite.query("SELECT user_id FROM mfa_enrolments WHERE user_id = ?").all(ownerId), local.dataDir)).toEqual([]);

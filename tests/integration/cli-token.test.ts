@@ -4,11 +4,11 @@ import { expect, test } from "bun:test";
 import { createApiTokenStore } from "../../src/auth/api-tokens.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { cleanEnv, runCommand, tempDirPerTest } from "../support/cli.ts";
-import { createTestAccount, TEST_PASSWORD_ENV } from "../support/gateway.ts";
+import { createTestAccount, TEST_ENV } from "../support/gateway.ts";
 
 const work = tempDirPerTest("mss-cli-token-").current;
 
-const run = (args: string[]) => runCommand([...args, "--data-dir", work()], { cwd: work(), env: cleanEnv(TEST_PASSWORD_ENV) });
+const run = (args: string[]) => runCommand([...args, "--data-dir", work()], { cwd: work(), env: cleanEnv(TEST_ENV) });
 
 test("create prints the token once on stdout; list shows it without the secret; revoke ends it", async () => {
   const account = await createTestAccount(work(), "alice", "user");

@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { compiledGateway } from "../support/compiled-binary.ts";
 import { cleanEnv, runCommand, tempDirPerTest } from "../support/cli.ts";
-import { TEST_PASSWORD_ENV } from "../support/gateway.ts";
+import { TEST_ENV } from "../support/gateway.ts";
 
 const PASSWORD = "correct horse battery";
 
@@ -12,7 +12,7 @@ const work = tempDirPerTest("mss-cli-user-").current;
 
 /** A clean environment with the cheapest argon2 the config allows. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return cleanEnv({ ...TEST_PASSWORD_ENV, ...extra });
+  return cleanEnv({ ...TEST_ENV, ...extra });
 }
 
 const run = (args: string[], stdin = "", options: { command?: string[]; extraEnv?: Record<string, string> } = {}) =>

@@ -114,7 +114,8 @@ async function expectFaithful(gatewayUrl: string, account: TestAccount, direct: 
 
 test("a full ComfyUI session through the gateway is the direct one as that user would make it, and the gateway's comfy-user replaces the client's", async () => {
   const { direct, behind } = await twins();
-  const gateway: TestGateway = await startTestGateway(behind.url);
+  // Without the NSFW check: this file is about faithful forwarding; the guard (which withholds checked users' previews and re-labels or refuses their images) has its own tests (nsfw-*.test.ts).
+  const gateway: TestGateway = await startTestGateway(behind.url, [], {}, "user", { sfwCheck: false });
   running.push(gateway);
   await expectFaithful(gateway.url, gateway.account, direct, behind);
 });
@@ -122,7 +123,7 @@ test("a full ComfyUI session through the gateway is the direct one as that user 
 test("the compiled x64 binary, started from a directory with nothing else in it, forwards the same session", async () => {
   const { binary } = await compiledGateway();
   const { direct, behind } = await twins();
-  const gateway = await spawnGateway(behind.url, { command: [binary] });
+  const gateway = await spawnGateway(behind.url, { command: [binary], sfwCheck: false });
   running.push(gateway);
   await expectFaithful(gateway.url, gateway.account, direct, behind);
 }, 60_000);

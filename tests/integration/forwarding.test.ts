@@ -15,10 +15,17 @@ const MAX_UPLOAD = 2 * 1024 * 1024;
 
 beforeAll(async () => {
   probe = await startProbeUpstream();
-  gateway = await startTestGateway(probe.url, [], {
-    MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
-    MSS_LOGIN_UPSTREAM__RESPONSE_TIMEOUT_MS: "400",
-  });
+  // Without the NSFW check: this file is about faithful forwarding; the guard (which withholds checked users' previews and re-labels or refuses their images) has its own tests (nsfw-*.test.ts).
+  gateway = await startTestGateway(
+    probe.url,
+    [],
+    {
+      MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+      MSS_LOGIN_UPSTREAM__RESPONSE_TIMEOUT_MS: "400",
+    },
+    "user",
+    { sfwCheck: false },
+  );
 });
 afterAll(async () => {
   await gateway.stop();

@@ -95,7 +95,8 @@
  *                                  filename traversal (DECISION: sanitised, not refused): this file :: "63: an upload file name that climbs out of the caller's folder (...) reaches ComfyUI as its base name ..."
  *                                  mask uploads: this file :: "63: a mask upload (own original_ref) succeeds through the gateway ..."
  *                                  SVG/HTML (DECISION: not refused; user-file answers sandboxed): this file :: "63: an SVG or HTML upload with script is served under `Content-Security-Policy: sandbox` and nosniff ..."
- *                                  decompression bombs: TODO this file (issue 6); NSFW on uploads: TODO this file (5.11, issue 6)
+ *                                  decompression bombs: this file :: "63: decompression bombs: an upload whose header declares a huge pixel count is refused ..."
+ *                                  NSFW on uploads: this file :: "63 / 5.11: the NSFW check runs on uploads of a checked user: ..." (+ nsfw-binary)
  *                                  size: this file :: "§10.8.12: an upload over the limit gets 413 through the upload interceptor, ..."
  *  64 model download            → TODO this file :: "64: ..." (no model-download feature in the gateway yet: issue 7)
  *
@@ -130,6 +131,7 @@ import { createClientResolver } from "../../src/gateway/client-address.ts";
 import { fileBytes } from "../fake-comfyui/file-store.ts";
 import { startFakeComfyUI, type FakeComfyUI, type RecordedRequest } from "../fake-comfyui/server.ts";
 import { createTestAccount, startTestGateway, TEST_PASSWORD, type TestAccount, type TestGateway } from "../support/gateway.ts";
+import { concatBytes, PNG_SIGNATURE, pngChunk, pngIhdr, safeImage } from "../support/nsfw-images.ts";
 
 const UPLOAD_LIMIT = 1024 * 1024;
 
@@ -965,6 +967,12 @@ describe("5.8 path traversal and uploads", () => {
       for (const who of [owner, B]) {
         const t = tag();
         const page = await call(who, `/api/view?${query}`, { headers: { "sec-fetch-dest": "document", "sec-fetch-mode": "navigate" } }, t);
+        if (who === B && filename !== "evil.html") {
+          // B is checked by the NSFW guard: an SVG (which can embed any picture) cannot be classified, so it is blocked for B.
+          expect([page.status, page.headers.get("x-mss-nsfw")]).toEqual([403, "blocked"]);
+          expect(await page.text()).toContain("NSFW_BLOCKED");
+          continue;
+        }
         expect(page.status).toBe(200);
         sandboxed(page);
         expect(await page.text()).toContain("<script>");
@@ -984,9 +992,44 @@ describe("5.8 path traversal and uploads", () => {
 
   // Not implemented: the gateway does not inspect image headers; pixel-count limits are left to
   // ComfyUI (PIL's MAX_IMAGE_PIXELS). Planned with the upload checks of issue 6.
-  test.todo("63: decompression bombs: an upload whose header declares a huge pixel count is refused before ComfyUI decodes it (issue 6)");
-  // Not implemented: the NSFW check (checklist 5.11) is issue 6.
-  test.todo("63: the NSFW check runs on uploads for restricted roles (checklist 5.11; issue 6)");
+  test("63: decompression bombs: an upload whose header declares a huge pixel count is refused before ComfyUI stores or decodes it (image and mask uploads, any role)", async () => {
+    // A PNG of 100 000 x 100 000 pixels, declared in a few dozen bytes.
+    const bomb = concatBytes([PNG_SIGNATURE, pngChunk("IHDR", pngIhdr(100_000, 100_000)), new Uint8Array(2048)]);
+    for (const who of [B, owner]) {
+      const form = multipart([{ name: "image", filename: "bomb.png", type: "image/png", data: bomb }]);
+      const t = tag();
+      const refused = await call(who, "/api/upload/image", { method: "POST", body: form.body, headers: { "content-type": form.contentType } }, t);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ code: "TOO_MANY_PIXELS" });
+      // ComfyUI stored nothing: the refused stream aborts the upstream request before the file's bytes.
+      expect(fake.state.files.exists("input", `u-${who.userId}/bomb.png`)).toBe(false);
+      expect(upstreamOf(t).every((request) => request.bodyBytes === null || request.bodyBytes < 1024)).toBe(true);
+    }
+    const mask = multipart([
+      { name: "image", filename: "mask.png", type: "image/png", data: bomb },
+      { name: "original_ref", value: JSON.stringify({ filename: "b-original.png", subfolder: `u-${B.userId}`, type: "input" }) },
+    ]);
+    const tm = tag();
+    const maskRefused = await call(B, "/api/upload/mask", { method: "POST", body: mask.body, headers: { "content-type": mask.contentType } }, tm);
+    expect([maskRefused.status, ((await maskRefused.json()) as { code: string }).code]).toEqual([400, "TOO_MANY_PIXELS"]);
+    expect(upstreamOf(tm)).toEqual([]);
+    // An ordinary picture of a sensible size still goes through.
+    const fine = multipart([{ name: "image", filename: "fine.png", type: "image/png", data: await safeImage("png", 96) }]);
+    expect((await call(B, "/api/upload/image", { method: "POST", body: fine.body, headers: { "content-type": fine.contentType } })).status).toBe(200);
+  });
+
+  test("63 / 5.11: the NSFW check runs on uploads of a checked user: classified when stored, refused on view once judged NSFW", async () => {
+    const form = multipart([{ name: "image", filename: "upload-check.png", type: "image/png", data: await safeImage("png", 128, "drawing") }]);
+    const stored = (await (await call(B, "/api/upload/image", { method: "POST", body: form.body, headers: { "content-type": form.contentType } })).json()) as { name: string; subfolder: string };
+    const file = { type: "input", subfolder: stored.subfolder, filename: stored.name };
+    // The upload was queued for classification as it was stored; a checked user's view also waits for a verdict.
+    expect((await call(B, `/api/view?${new URLSearchParams(file)}`)).status).toBe(200);
+    const check = (await (await call(B, `/mss-login/api/nsfw/check?${new URLSearchParams({ ...file, fast: "1" })}`)).json()) as { enforced: boolean; verdict: { nsfw: boolean; format: string } };
+    expect(check).toMatchObject({ enforced: true, verdict: { nsfw: false, format: "png" } });
+    expect((await call(admin, "/mss-login/api/nsfw/tag", { method: "PUT", body: JSON.stringify({ ...file, is_nsfw: true }), headers: { "content-type": "application/json" } })).status).toBe(200);
+    expect((await call(B, `/api/view?${new URLSearchParams(file)}`)).status).toBe(403);
+    expect((await call(admin, `/api/view?${new URLSearchParams(file)}`)).status).toBe(200);
+  });
 
   test("§10.8.12: an upload over the limit gets 413 through the upload interceptor, declared or streamed, and ComfyUI never receives a byte more than the limit", async () => {
     const big = new Uint8Array(UPLOAD_LIMIT + 64 * 1024).fill(7);

@@ -18,8 +18,9 @@ const logLines: string[] = [];
 
 beforeAll(async () => {
   fake = await startFakeComfyUI({ multiUser: true, profile: "v0.38", execution: "manual" });
-  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_QUEUE__MAX_PENDING__USER: "4" }, "user", { logLines });
-  b = await createTestAccount(gateway.dataDir, "bob", "user");
+  // Without the NSFW check: this file is about per-user isolation (its uploads are not real pictures); the guard (which withholds checked users' previews and re-labels or refuses their images) has its own tests (nsfw-*.test.ts).
+  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_QUEUE__MAX_PENDING__USER: "4" }, "user", { logLines, sfwCheck: false });
+  b = await createTestAccount(gateway.dataDir, "bob", "user", { sfwCheck: false });
   owner = await createTestAccount(gateway.dataDir, "olga", "owner");
 });
 afterAll(async () => {

@@ -15,7 +15,7 @@ import { createLogger } from "../../src/log.ts";
 import * as OTPAuth from "otpauth";
 import { IDENTITY_CACHE_MS } from "../../src/auth/identity.ts";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { signInEnrolling, startTestGateway, TEST_PASSWORD, TEST_PASSWORD_ENV, type TestGateway } from "../support/gateway.ts";
+import { signInEnrolling, startTestGateway, TEST_PASSWORD, TEST_ENV, type TestGateway } from "../support/gateway.ts";
 
 let fake: FakeComfyUI;
 let gateway: TestGateway;
@@ -342,7 +342,7 @@ describe("brute force", () => {
 
 test("first run: the console's one-time link creates the owner, once", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-setup-"));
-  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: TEST_PASSWORD_ENV, cwd: dataDir });
+  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", fake.url], env: TEST_ENV, cwd: dataDir });
   const database = openDatabase(dataDir);
   applyMigrations(database.sqlite);
   let console = "";

@@ -28,7 +28,8 @@ let gateway: SpawnedGateway;
 
 beforeAll(async () => {
   probe = await startProbeUpstream();
-  gateway = await spawnGateway(probe.url, { env: { MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(600 * MB) } });
+  // Without the NSFW check: this file is about streaming memory; the guard (which withholds checked users' previews and re-labels or refuses their images) has its own tests (nsfw-*.test.ts).
+  gateway = await spawnGateway(probe.url, { env: { MSS_LOGIN_LIMITS__MAX_UPLOAD_BYTES: String(600 * MB) }, sfwCheck: false });
   // Warm up the code paths so that what is measured is the body, not first-use allocations.
   for (let i = 0; i < 3; i++) {
     const warm = new Uint8Array([...PART_HEAD, ...new Uint8Array(4 * MB), ...PART_TAIL]);

@@ -17,7 +17,9 @@ let bob: { token: string; userId: string };
 beforeAll(async () => {
   const { binary } = await compiledGateway();
   fake = await startFakeComfyUI({ multiUser: true, stepDelayMs: 5 });
-  gateway = await spawnGateway(fake.url, { command: [binary] });
+  // Previews pass unchecked here: this test is about whose previews reach whom (the NSFW guard,
+  // which withholds them from checked users by default, has its own tests).
+  gateway = await spawnGateway(fake.url, { command: [binary], env: { MSS_LOGIN_NSFW__PREVIEWS: "pass" } });
   bob = await createTestAccount(gateway.dataDir, "bob", "user");
 }, 120_000);
 afterAll(async () => {

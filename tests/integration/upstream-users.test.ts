@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/config/index.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { startFakeComfyUI } from "../fake-comfyui/server.ts";
-import { createTestAccount, TEST_PASSWORD_ENV, type TestAccount } from "../support/gateway.ts";
+import { createTestAccount, TEST_ENV, type TestAccount } from "../support/gateway.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -29,7 +29,7 @@ async function gatewayOn(dataDir: string, upstreamUrl: string) {
     accounts.set(dataDir, account);
   }
   const token = account.token;
-  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl], env: TEST_PASSWORD_ENV, cwd: dataDir });
+  const { config } = loadConfig({ argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl], env: TEST_ENV, cwd: dataDir });
   const database = openDatabase(config.data_dir);
   applyMigrations(database.sqlite);
   const gateway = await startGateway({ config, database, log: createLogger("error") });

@@ -22,9 +22,10 @@ let ownership: OwnershipStore;
 
 beforeAll(async () => {
   fake = await startFakeComfyUI({ multiUser: true, stepDelayMs: 1 });
-  gateway = await startTestGateway(fake.url);
+  // Without the NSFW check: this file is about whose events and previews reach whom; the guard (which withholds checked users' previews and re-labels or refuses their images) has its own tests (nsfw-*.test.ts).
+  gateway = await startTestGateway(fake.url, [], {}, "user", { sfwCheck: false });
   alice = gateway.account;
-  bob = await createTestAccount(gateway.dataDir, "bob");
+  bob = await createTestAccount(gateway.dataDir, "bob", "user", { sfwCheck: false });
   database = openDatabase(gateway.dataDir);
   applyMigrations(database.sqlite);
   ownership = createOwnershipStore(database.db);

@@ -10,8 +10,16 @@ import { createApiTokenStore } from "../../src/auth/api-tokens.ts";
 import { createUser } from "../../src/auth/users.ts";
 import type { Role } from "../../src/rbac/policy.ts";
 
-/** Cheap argon2 for tests: the gateway's own defaults cost tens of milliseconds per hash. */
-export const TEST_PASSWORD_ENV = { MSS_LOGIN_PASSWORD__ARGON2_MEMORY_KIB: "7168", MSS_LOGIN_PASSWORD__ARGON2_TIME_COST: "1" };
+/**
+ * Cheap argon2 for tests (the gateway's own defaults cost tens of milliseconds per hash), and
+ * one NSFW classifier worker loaded on first need rather than at every test gateway's start.
+ */
+export const TEST_ENV = {
+  MSS_LOGIN_PASSWORD__ARGON2_MEMORY_KIB: "7168",
+  MSS_LOGIN_PASSWORD__ARGON2_TIME_COST: "1",
+  MSS_LOGIN_NSFW__WORKERS: "1",
+  MSS_LOGIN_NSFW__LOAD: "on_demand",
+};
 const TEST_PASSWORD_SETTINGS = { minLength: 12, argon2MemoryKib: 7168, argon2TimeCost: 1 };
 export const TEST_PASSWORD = "correct horse battery staple";
 
@@ -24,11 +32,11 @@ export interface TestAccount {
 }
 
 /** Creates an account (and an API token for it) in the gateway's data directory. */
-export async function createTestAccount(dataDir: string, username = "tester", role: Role = "user"): Promise<TestAccount> {
+export async function createTestAccount(dataDir: string, username = "tester", role: Role = "user", options: { sfwCheck?: boolean } = {}): Promise<TestAccount> {
   const database = openDatabase(dataDir);
   try {
     applyMigrations(database.sqlite);
-    const user = await createUser(database.db, { username, password: TEST_PASSWORD, role }, TEST_PASSWORD_SETTINGS);
+    const user = await createUser(database.db, { username, password: TEST_PASSWORD, role, ...(options.sfwCheck === undefined ? {} : { sfwCheck: options.sfwCheck }) }, TEST_PASSWORD_SETTINGS);
     const { token } = createApiTokenStore(database.db).create({ userId: user.id, label: "tests", hours: 24, scopes: ["read", "run", "admin"], allowNonExpiring: false, now: Date.now() });
     return { userId: user.id, username, password: TEST_PASSWORD, token };
   } finally {
@@ -72,12 +80,18 @@ export interface TestGateway extends RunningGateway, AuthedClient {
 }
 
 /** The gateway in-process, with one account (role `user` unless told) whose token the helpers use. */
-export async function startTestGateway(upstreamUrl: string, flags: string[] = [], env: Record<string, string> = {}, role: Role = "user", options: { logLines?: string[] } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  upstreamUrl: string,
+  flags: string[] = [],
+  env: Record<string, string> = {},
+  role: Role = "user",
+  options: { logLines?: string[]; sfwCheck?: boolean } = {},
+): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
-  const account = await createTestAccount(dataDir, "tester", role);
+  const account = await createTestAccount(dataDir, "tester", role, options.sfwCheck === undefined ? {} : { sfwCheck: options.sfwCheck });
   const { config } = loadConfig({
     argv: ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl, ...flags],
-    env: { ...TEST_PASSWORD_ENV, ...env },
+    env: { ...TEST_ENV, ...env },
     cwd: dataDir,
   });
   const database = openDatabase(config.data_dir);
@@ -132,14 +146,14 @@ export interface SpawnedGateway extends AuthedClient {
  */
 export async function spawnGateway(
   upstreamUrl: string,
-  options: { command?: string[]; cwd?: string; env?: Record<string, string>; flags?: string[] } = {},
+  options: { command?: string[]; cwd?: string; env?: Record<string, string>; flags?: string[]; sfwCheck?: boolean } = {},
 ): Promise<SpawnedGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
-  const account = await createTestAccount(dataDir);
+  const account = await createTestAccount(dataDir, "tester", "user", options.sfwCheck === undefined ? {} : { sfwCheck: options.sfwCheck });
   const command = options.command ?? [process.execPath, join(import.meta.dir, "../../src/main.ts")];
   const child = Bun.spawn(
     [...command, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl, "--data-dir", dataDir, ...(options.flags ?? [])],
-    { cwd: options.cwd ?? dataDir, env: { PATH: process.env.PATH ?? "", ...TEST_PASSWORD_ENV, ...options.env }, stdout: "ignore", stderr: "pipe" },
+    { cwd: options.cwd ?? dataDir, env: { PATH: process.env.PATH ?? "", ...TEST_ENV, ...options.env }, stdout: "ignore", stderr: "pipe" },
   );
   let stderr = "";
   const decoder = new TextDecoder();

@@ -64,6 +64,18 @@ describe("defaults", () => {
       public_origins: [],
       gateway: { allowed_unknown_routes: [] },
       log: { level: "info" },
+      nsfw: {
+        load: "startup",
+        workers: 0,
+        porn_percent: 50,
+        hentai_percent: 50,
+        sexy_percent: 0,
+        previews: "withhold",
+        preview_rate_per_second: 2,
+        view_wait_ms: 15000,
+        max_image_bytes: 67108864,
+        max_megapixels: 64,
+      },
       password: { min_length: 12, argon2_memory_kib: 19456, argon2_time_cost: 2 },
       sessions: { idle_hours: 12, absolute_days: 7, remember_days: 30, admin_idle_minutes: 30, step_up_minutes: 5 },
       regulation: {

@@ -415,6 +415,11 @@ describe("the gateway's own namespace", () => {
     }
   });
 
+  test("the original's /mss-login-gallery/mark-nsfw is the gateway's own; nothing else of that namespace is", () => {
+    expect(classify("POST", "/mss-login-gallery/mark-nsfw").kind).toBe("own");
+    for (const raw of ["/mss-login-gallery/mark-nsfw/x", "/mss-login-gallery/other", "/api/mss-login-gallery/mark-nsfw"]) expect(classify("POST", raw).kind).not.toBe("own");
+  });
+
   test("look-alikes are not the own namespace", () => {
     for (const raw of ["/mss-login-gallery/x", "/MSS-LOGIN/x", "/api/api/mss-login/x", "/x/mss-login"]) {
       expect(classify("GET", raw).kind).toBe("unknown");

@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import type { RelayPolicy } from "../../src/gateway/websocket-bridge.ts";
 import { withUpstreamClientId } from "../../src/gateway/websocket-bridge.ts";
 import type { Owner } from "../../src/isolation/ownership.ts";
-import { BINDING_IDLE_MS, createSocketDirectory, MAX_BINDINGS_PER_USER, REPLACED_CLOSE_CODE } from "../../src/isolation/sockets.ts";
+import { BINDING_IDLE_MS, createSocketDirectory, MAX_BINDINGS_PER_USER, REPLACED_CLOSE_CODE, type PreviewGate } from "../../src/isolation/sockets.ts";
 
 const ALICE = "a1a1a1a1-0000-4000-8000-000000000001";
 const BOB = "b2b2b2b2-0000-4000-8000-000000000002";
@@ -60,7 +60,7 @@ async function openRelay(policy: RelayPolicy): Promise<TestRelay> {
   const claimed = await policy.claim();
   if (!claimed) throw new Error("claim refused");
   const ended: Array<{ code: number; reason: string }> = [];
-  policy.opened((code, reason) => ended.push({ code, reason }));
+  policy.opened((code, reason) => ended.push({ code, reason }), () => {});
   return {
     policy,
     sid: policy.upstreamClientId,
@@ -205,7 +205,7 @@ describe("reconnects never leave two upstream sockets with one sid", () => {
     const next = directory.policyFor(ALICE, "tab");
     const claiming = Promise.resolve(next.claim());
     const ended: number[] = [];
-    old.opened((code) => ended.push(code));
+    old.opened((code) => ended.push(code), () => {});
     expect(ended).toEqual([REPLACED_CLOSE_CODE]);
     old.closed();
     expect(await claiming).toBe(true);
@@ -465,5 +465,77 @@ describe("finding a message's prompt without parsing it", () => {
     expect(quickPromptId('{"type": "x", "data": {"prompt_id": "p-1", "nested": {"prompt_id": "p-2"}}}')).toBeUndefined();
     expect(quickPromptId('{"type": "x", "data": {"prompt_id": null}}')).toBeUndefined();
     expect(quickPromptId('{"type": "x", "data": {"text": "say \\"prompt_id\\": \\"p-9\\""}}')).toBeUndefined();
+  });
+});
+
+describe("previews of a user the NSFW guard checks", () => {
+  /** A relay whose held-back frames are collected as the bridge would deliver them. */
+  async function openGated(directory: ReturnType<typeof setup>["directory"], gate: PreviewGate) {
+    const policy = directory.policyFor(ALICE, "tab", gate);
+    if (!(await policy.claim())) throw new Error("claim refused");
+    const delivered: Uint8Array[] = [];
+    policy.opened(() => {}, (message) => delivered.push(message as Uint8Array));
+    return { policy, delivered };
+  }
+  const gate = (mode: "pass" | "withhold" | "classify", isSafe: (image: Uint8Array) => Promise<boolean> = async () => true, rate = 2): PreviewGate & { seen: Uint8Array[] } => {
+    const seen: Uint8Array[] = [];
+    return { seen, mode: () => mode, ratePerSecond: () => rate, isSafe: (image) => (seen.push(image), isSafe(image)) };
+  };
+  const start = (policy: RelayPolicy) => policy.toClientText(message("executing", { node: "3", display_node: "3", prompt_id: P_ALICE }));
+
+  test("withheld: neither kind of preview goes out, while the prompt's JSON events and text frames do", async () => {
+    const { directory } = setup();
+    const { policy } = await openGated(directory, gate("withhold"));
+    expect(start(policy)).not.toBeNull();
+    expect(policy.toClientBinary(previewFrame())).toBe(false);
+    expect(policy.toClientBinary(metadataFrame(P_ALICE))).toBe(false);
+    expect(policy.toClientBinary(textFrame("3", "step 1"))).toBe(true);
+    expect(policy.toClientText(message("executed", { node: "9", display_node: "9", output: {}, prompt_id: P_ALICE }))).not.toBeNull();
+  });
+
+  test("passed: previews go out as for everyone", async () => {
+    const { directory } = setup();
+    const { policy } = await openGated(directory, gate("pass"));
+    start(policy);
+    expect(policy.toClientBinary(metadataFrame(P_ALICE))).toBe(true);
+  });
+
+  test("classified: only the image part goes to the classifier, a safe preview is delivered later and whole, at most at the rate, one at a time", async () => {
+    const { directory, advance } = setup();
+    const verdicts: Array<(safe: boolean) => void> = [];
+    const g = gate("classify", () => new Promise<boolean>((resolve) => verdicts.push(resolve)), 2);
+    const { policy, delivered } = await openGated(directory, g);
+    start(policy);
+    const first = metadataFrame(P_ALICE);
+    expect(policy.toClientBinary(first)).toBe(false); // held for its verdict
+    expect(g.seen).toEqual([PNG_BYTES]);
+    advance(600);
+    expect(policy.toClientBinary(metadataFrame(P_ALICE))).toBe(false); // one is being checked: dropped
+    expect(g.seen.length).toBe(1);
+    verdicts[0]!(true);
+    await Bun.sleep(0);
+    expect(delivered).toEqual([first]);
+    expect(policy.toClientBinary(previewFrame())).toBe(false); // within the rate's interval? 600 ms > 500 ms: checked
+    expect(g.seen.length).toBe(2);
+    verdicts[1]!(false);
+    await Bun.sleep(0);
+    expect(delivered.length).toBe(1); // judged unsafe: never delivered
+    expect(policy.toClientBinary(previewFrame())).toBe(false); // too soon after the last check
+    expect(g.seen.length).toBe(2);
+  });
+
+  test("classified: another user's preview is never even classified, and nothing is delivered after the socket closed", async () => {
+    const { directory } = setup();
+    let release: (safe: boolean) => void = () => {};
+    const g = gate("classify", () => new Promise<boolean>((resolve) => (release = resolve)));
+    const { policy, delivered } = await openGated(directory, g);
+    start(policy);
+    expect(policy.toClientBinary(metadataFrame(P_BOB))).toBe(false);
+    expect(g.seen).toEqual([]);
+    expect(policy.toClientBinary(metadataFrame(P_ALICE))).toBe(false);
+    policy.closed();
+    release(true);
+    await Bun.sleep(0);
+    expect(delivered).toEqual([]);
   });
 });
