@@ -7,10 +7,12 @@ import { usersSection } from "./users.ts";
 import { permissionsSection } from "./permissions.ts";
 import { sessionsSection } from "./sessions.ts";
 import { settingsSection } from "./settings.ts";
+import { nsfwSection } from "./nsfw.ts";
 
 export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   usersSection,
   permissionsSection,
   sessionsSection,
   settingsSection,
+  nsfwSection,
 ];
