@@ -138,7 +138,7 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
     if (typeof version !== "string") return jsonError(503, "UPSTREAM_UNAVAILABLE", version.message);
     const verdict = nsfw.store.tag({ ...file, version }, tag, caller.userId, Date.now());
     log.info("nsfw: tag", { user: caller.username, type: file.type, subfolder: file.subfolder, filename: file.filename, tag: tag ?? "cleared" });
-    return json({ file, verdict: describe(verdict) });
+    return json({ file, verdict: verdict === null ? null : describe(verdict) });
   }
 
   const [status, statusApi] = bothSpellings("/mss-login/api/nsfw/status");
@@ -155,8 +155,9 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
     const caller = await guard.signedIn(request, "read");
     if (caller instanceof Response) return caller;
     const state = nsfw.status();
-    const available = state.state === "ready" && !state.stoppedByAdmin;
-    if (!isAdminRole(caller.role)) return json({ available, state: state.state });
+    // Available: verdicts can be had (loaded now, or loaded at the first need).
+    const available = !state.stoppedByAdmin && (state.state === "ready" || state.state === "loading" || (state.state === "stopped" && state.load === "on_demand"));
+    if (!isAdminRole(caller.role)) return json({ available, state: state.state, load: state.load });
     return json({
       available,
       state: state.state,
@@ -184,7 +185,9 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
     const asked = new URL(request.url).searchParams.get("username");
     let subject = { userId: caller.userId, username: caller.username, role: caller.role };
     if (asked !== null && asked !== caller.username) {
-      if (!isAdminRole(caller.role)) return jsonError(403, "ADMIN_ONLY", "Only administrators may read another user's policy.");
+      // Another user's: an administrator (a token needs its admin scope).
+      const admin = await guard.admin(request, { write: false });
+      if (admin instanceof Response) return admin;
       const user = getUserByUsername(deps.db, asked);
       // Unknown users are checked: the original's "default to BLOCK".
       if (user === null) return json({ username: asked, exists: false, enforced: true });
@@ -210,7 +213,8 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
     let viewer = { userId: caller.userId, username: caller.username, role: caller.role };
     const asked = params.get("username");
     if (asked !== null && asked !== caller.username) {
-      if (!isAdminRole(caller.role)) return jsonError(403, "ADMIN_ONLY", "Only administrators may check for another user.");
+      const admin = await guard.admin(request, { write: false });
+      if (admin instanceof Response) return admin;
       const user = getUserByUsername(deps.db, asked);
       viewer = user === null ? { userId: "", username: asked, role: "guest" } : { userId: user.id, username: user.username, role: user.role };
     }

@@ -8,7 +8,7 @@ import type { Logger } from "../log.ts";
 import type { FileRef } from "../isolation/ownership.ts";
 import type { ClassifierPool, ClassifyResult } from "./classifier/types.ts";
 import { NOT_VISUAL } from "./judge.ts";
-import type { FileVersion, VerdictRow, VerdictStore } from "./verdicts.ts";
+import { TAG_ONLY, type FileVersion, type VerdictRow, type VerdictStore } from "./verdicts.ts";
 
 /** Asks ComfyUI for a file as it serves it to users (`/view`, no preview or channel). */
 export type FetchFile = (file: FileRef, method: "GET" | "HEAD", signal: AbortSignal) => Promise<Response>;
@@ -166,7 +166,7 @@ export function createScanner(options: ScannerOptions) {
         return { unavailable: true, code: "FILE_CHANGED", message: "The file changed while it was being checked." };
       }
       const known = force ? null : store.get({ ...file, version: etag });
-      if (known !== null && (known.scores !== null || known.failure !== "NOT_CLASSIFIED")) {
+      if (known !== null && (known.scores !== null || known.failure !== TAG_ONLY)) {
         await response.body?.cancel().catch(() => {});
         return known;
       }
@@ -243,7 +243,7 @@ export function createScanner(options: ScannerOptions) {
      */
     async verdictFor(file: FileVersion, timeoutMs: number, options: { force?: boolean } = {}): Promise<VerdictOutcome> {
       const known = options.force === true ? null : store.get(file);
-      if (known !== null && (known.scores !== null || known.failure !== "NOT_CLASSIFIED" || known.manualTag !== null)) return known;
+      if (known !== null && (known.scores !== null || known.failure !== TAG_ONLY || known.manualTag !== null)) return known;
       const k = fileKey(file);
       queue.delete(k);
       const pending = running.get(k);

@@ -48,6 +48,12 @@ function toVerdict(row: Row): VerdictRow {
 }
 
 const CACHE_SIZE = 20_000;
+/** The `failure` of a row that only carries a person's tag (the classifier has not seen that version). */
+export const TAG_ONLY = "NOT_CLASSIFIED";
+
+function sameVersion(file: FileVersion) {
+  return [eq(nsfwVerdicts.type, file.type), eq(nsfwVerdicts.subfolder, file.subfolder), eq(nsfwVerdicts.filename, file.filename), eq(nsfwVerdicts.version, file.version)];
+}
 const key = (file: FileVersion): string => `${file.type}\u0000${file.subfolder}\u0000${file.filename}\u0000${file.version}`;
 
 /** The outcome of one classification, as stored (transient failures are never stored). */
@@ -111,22 +117,30 @@ export function createVerdictStore(db: Db) {
       return get(file)!;
     },
 
-    /** A person's word on one version (null clears it). A version never classified gets a row that only carries the tag. */
-    tag(file: FileVersion, tag: ManualTag | null, userId: string, now: number): VerdictRow {
+    /**
+     * A person's word on one version (null clears it). A version never classified gets a row
+     * that only carries the tag, and loses it with the tag. Null when no row remains.
+     */
+    tag(file: FileVersion, tag: ManualTag | null, userId: string, now: number): VerdictRow | null {
+      if (tag === null) {
+        db.delete(nsfwVerdicts).where(and(...sameVersion(file), eq(nsfwVerdicts.failure, TAG_ONLY))).run();
+      }
       const set = { manualTag: tag, taggedBy: tag === null ? null : userId, taggedAt: tag === null ? null : now };
       db.insert(nsfwVerdicts)
-        .values({ type: file.type, subfolder: file.subfolder, filename: file.filename, version: file.version, classifiedAt: now, failure: "NOT_CLASSIFIED", ...set })
+        .values({ type: file.type, subfolder: file.subfolder, filename: file.filename, version: file.version, classifiedAt: now, failure: TAG_ONLY, ...set })
         .onConflictDoUpdate({ target: [nsfwVerdicts.type, nsfwVerdicts.subfolder, nsfwVerdicts.filename, nsfwVerdicts.version], set })
         .run();
       cache.delete(key(file));
-      return get(file)!;
+      return get(file);
     },
 
     /** Removes every manual tag; the number removed. */
     clearTags(): number {
+      // Rows that only carried a tag go with it; classified rows keep their scores.
+      const removed = db.delete(nsfwVerdicts).where(and(isNotNull(nsfwVerdicts.manualTag), eq(nsfwVerdicts.failure, TAG_ONLY))).returning({ type: nsfwVerdicts.type }).all();
       const cleared = db.update(nsfwVerdicts).set({ manualTag: null, taggedBy: null, taggedAt: null }).where(isNotNull(nsfwVerdicts.manualTag)).returning({ type: nsfwVerdicts.type }).all();
       cache.clear();
-      return cleared.length;
+      return removed.length + cleared.length;
     },
 
     /** Forgets the classifier's verdicts on one file (every version), so the next look classifies again; manual tags stay. */
