@@ -42,12 +42,13 @@ await waitFor(`${nginxUrl}/api/features`);
 const BENCH_PROMPT_ID = crypto.randomUUID();
 
 /** Starts the gateway and returns the time from spawn to its first answered request. */
-async function startGateway(command: string[], options: { accounts?: boolean } = {}) {
+async function startGateway(command: string[], options: { accounts?: boolean; env?: Record<string, string> } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "mss-bench-data-"));
   const withAccounts = options.accounts ?? true;
-  const account = withAccounts ? await createTestAccount(dataDir, "bench", "user") : { token: "", userId: "" };
-  const other = withAccounts ? await createTestAccount(dataDir, "bench_b", "user") : { token: "" };
+  // Without the NSFW check: these figures are the proxy's (bench/nsfw.ts measures the guard).
+  const account = withAccounts ? await createTestAccount(dataDir, "bench", "user", { sfwCheck: false }) : { token: "", userId: "" };
+  const other = withAccounts ? await createTestAccount(dataDir, "bench_b", "user", { sfwCheck: false }) : { token: "" };
   if (withAccounts) {
     const database = openDatabase(dataDir);
     createOwnershipStore(database.db).recordPrompt({ promptId: BENCH_PROMPT_ID, owner: { userId: account.userId, username: "bench" }, clientId: null, now: Date.now() });
@@ -57,9 +58,7 @@ async function startGateway(command: string[], options: { accounts?: boolean } =
   const child = spawn([...command, "serve", "--port", String(port), "--host", "127.0.0.1", "--upstream", upstreamUrl, "--data-dir", dataDir, "--log-level", "warn"], {
     stdout: "ignore",
     stderr: "inherit",
-    // The proxy figures are taken without the NSFW model in memory (it loads on first need);
-    // the NSFW section below measures the gateway with it loaded.
-    env: { ...process.env, MSS_LOGIN_NSFW__LOAD: "on_demand" },
+    env: { ...process.env, ...options.env },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/mss-login/health`, 15_000);
@@ -67,10 +66,13 @@ async function startGateway(command: string[], options: { accounts?: boolean } =
 }
 
 const binary = join(root, "dist/mss-login-linux-x64");
-const fromSource = await startGateway([bun, join(root, "src/main.ts")]);
+// The proxy figures are taken without the NSFW model in memory (it loads on first need); the
+// NSFW section at the end measures the gateway with it loaded.
+const WITHOUT_MODEL = { MSS_LOGIN_NSFW__LOAD: "on_demand" };
+const fromSource = await startGateway([bun, join(root, "src/main.ts")], { env: WITHOUT_MODEL });
 let binaryStartupMs: number | null = null;
 if (existsSync(binary)) {
-  const compiled = await startGateway([binary]);
+  const compiled = await startGateway([binary], { env: WITHOUT_MODEL });
   binaryStartupMs = compiled.startupMs;
   compiled.child.kill();
 }

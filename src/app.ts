@@ -15,6 +15,7 @@ import { createOriginCheck, isSafeMethod } from "./gateway/origin-check.ts";
 import { createPipeline, type AccessDecision, type ClassifiedRequest } from "./gateway/pipeline.ts";
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
+import { createTrafficMeter } from "./gateway/traffic.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
@@ -138,8 +139,11 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log, settings.current);
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
+  // Requests per second, so that background work can give way to traffic.
+  const traffic = createTrafficMeter();
   // The NSFW guard: classifies outputs as ComfyUI reports them, guards /view and previews.
   const nsfw = createNsfwGuard({
+    trafficRate: traffic.rate,
     db: database.db,
     config: settings.current,
     log,
@@ -483,7 +487,10 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       // Idle keep-alive connections are closed after a minute (forwarded requests get longer, see
       // the pipeline), so idle sockets cannot pile up until file descriptors run out.
       idleTimeout: 60,
-      fetch: handle,
+      fetch: (request, bunServer) => {
+        traffic.count();
+        return handle(request, bunServer);
+      },
       websocket: relayHandlers,
       error(error) {
         log.error("request failed", { error: error instanceof Error ? error.message : String(error) });

@@ -35,7 +35,16 @@ export interface NsfwGuardOptions {
   log: Logger;
   /** A checked viewer was refused an image. */
   blocked?: (event: { username: string; file: FileRef; detail: string }) => void;
+  /** Requests per second the gateway is serving now: background scans pause above BUSY_REQUESTS_PER_SECOND. */
+  trafficRate?: () => number;
 }
+
+/**
+ * Above this many requests per second the gateway is busy, and background scans wait: a scan
+ * takes a core for ~60 ms, which on a two-core machine is felt in forwarding latency. Views that
+ * need a verdict never wait for this (they classify at once, ahead of the background).
+ */
+export const BUSY_REQUESTS_PER_SECOND = 200;
 
 /** Workers when the configuration says 0: one per core, at most 4 (each holds its own model). */
 export function defaultWorkers(): number {
@@ -99,7 +108,7 @@ export function createNsfwGuard(options: NsfwGuardOptions) {
     log,
     limits: () => ({ maxImageBytes: options.config().nsfw.max_image_bytes }),
     ensureStarted,
-    backgroundAllowed: () => !stoppedByAdmin && pool.status().state === "ready",
+    backgroundAllowed: () => !stoppedByAdmin && pool.status().state === "ready" && (options.trafficRate?.() ?? 0) <= BUSY_REQUESTS_PER_SECOND,
   });
   const views = createViewGuard({
     scanner,

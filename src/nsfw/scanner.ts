@@ -50,6 +50,7 @@ export interface ScannerOptions {
 /** Extensions and content types of pictures and videos: such a file the classifier cannot read is blocked, not waved through. */
 const VISUAL_EXTENSION = /\.(png|apng|jpe?g|jfif|pjpeg|webp|gif|bmp|ico|svg|svgz|avif|heic|heif|jxl|tiff?|psd|mp4|m4v|webm|mkv|mov|avi|wmv|flv|mpe?g)$/i;
 const MAX_BACKGROUND_RETRIES = 3;
+const RECHECK_MS = 250;
 const TRANSIENT = new Set(["CLASSIFIER_UNAVAILABLE", "CLASSIFIER_FAILED", "TIMEOUT"]);
 
 const fileKey = (file: FileRef): string => `${file.type}\u0000${file.subfolder}\u0000${file.filename}`;
@@ -194,8 +195,20 @@ export function createScanner(options: ScannerOptions) {
     return work;
   }
 
+  /** Background scans wait (classifier off, or the gateway busy): look again shortly. */
+  let recheck: ReturnType<typeof setTimeout> | null = null;
+
   function pump(): void {
-    if (!options.backgroundAllowed()) return;
+    if (!options.backgroundAllowed()) {
+      if (queue.size > 0 && recheck === null) {
+        recheck = setTimeout(() => {
+          recheck = null;
+          pump();
+        }, RECHECK_MS);
+        recheck.unref?.();
+      }
+      return;
+    }
     while (active < concurrency && queue.size > 0) {
       const [k, file] = queue.entries().next().value as [string, FileRef];
       queue.delete(k);

@@ -11,6 +11,7 @@ import { judge, severity, type StoredVerdict, type Thresholds } from "../../src/
 import { createScanner, isUnavailable, type FetchFile } from "../../src/nsfw/scanner.ts";
 import { createVerdictStore } from "../../src/nsfw/verdicts.ts";
 import { createViewGuard } from "../../src/nsfw/view-guard.ts";
+import { createTrafficMeter } from "../../src/gateway/traffic.ts";
 import type { FileRef } from "../../src/isolation/ownership.ts";
 import { useTempDataDir } from "../support/temp-database.ts";
 
@@ -314,5 +315,36 @@ describe("view guard", () => {
     const request = new Request("http://gw/view?filename=missing.png");
     const response = await guard.guard(request, "kid", file("missing.png"), "filename=missing.png")(async () => new Response(null, { status: 404 }));
     expect(response.status).toBe(404);
+  });
+});
+
+describe("background scans give way to traffic", () => {
+  test("the traffic meter reports the last full quarter second's rate", () => {
+    let clock = 0;
+    const meter = createTrafficMeter(() => clock);
+    for (let i = 0; i < 100; i++) meter.count();
+    expect(meter.rate()).toBe(0); // the window is not over yet
+    clock = 260;
+    expect(meter.rate()).toBe(400);
+    clock = 1000; // a quiet stretch: nothing in the last full window
+    expect(meter.rate()).toBe(0);
+  });
+
+  test("while the gateway is busy, queued files wait; they are scanned once it is quiet, without a nudge", async () => {
+    const pool = scriptedPool(() => ({ ok: true, scores: SAFE, format: "png", width: 8, height: 8, ms: 1 }));
+    let busy = true;
+    const store = createVerdictStore(temp.open().db);
+    const files = fakeFiles(new Map([[FILE.filename, { bytes: PNG_BYTES, etag: '"b"' }]]));
+    const scanner = createScanner({ store, pool, fetchFile: files, log: silent, limits: () => ({ maxImageBytes: 1 << 20 }), ensureStarted: async () => true, backgroundAllowed: () => !busy });
+    scanner.enqueue(FILE);
+    await Bun.sleep(300);
+    expect(files.gets).toBe(0);
+    // A view does not wait for quiet: it classifies at once.
+    expect(isUnavailable(await scanner.verdictFor({ ...FILE, version: '"b"' }, 1000))).toBe(false);
+    store.forgetFile(FILE);
+    scanner.enqueue({ ...FILE, filename: "other.png" });
+    busy = false;
+    await Bun.sleep(400);
+    expect(scanner.stats().queued).toBe(0);
   });
 });
