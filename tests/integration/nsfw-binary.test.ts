@@ -10,6 +10,7 @@ import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { compiledGateway } from "../support/compiled-binary.ts";
 import { createTestAccount, spawnGateway, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
 import { concatBytes, PNG_SIGNATURE, pngChunk, pngIhdr, safeImage } from "../support/nsfw-images.ts";
+import { until } from "../support/until.ts";
 
 let fake: FakeComfyUI;
 let gateway: SpawnedGateway;
@@ -40,16 +41,6 @@ function call(who: TestAccount | null, path: string, init: RequestInit = {}): Pr
 /** A request body of bytes (typed for fetch). */
 const bytes = (data: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(data);
 const json = async (response: Response) => (await response.json()) as Record<string, any>;
-
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 interface Socket {
   texts: Array<{ type: string; data: Record<string, any> }>;

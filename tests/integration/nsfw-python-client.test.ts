@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { createTestAccount, startTestGateway, type TestAccount, type TestGateway } from "../support/gateway.ts";
 import { safeImage } from "../support/nsfw-images.ts";
+import { until } from "../support/until.ts";
 
 const CLIENT_DIR = join(import.meta.dir, "../../clients/python");
 /** Where the scripts say ComfyUI's output folder is (the files themselves live in the fake). */
@@ -54,16 +55,6 @@ function call(who: TestAccount, path: string, init: RequestInit = {}): Promise<R
   return fetch(gateway.url + path, { ...init, headers });
 }
 const json = async (response: Response) => (await response.json()) as Json;
-
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 async function run(command: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("MSS_LOGIN_") && !name.startsWith("COMFYUI_"))) as Record<string, string>;
