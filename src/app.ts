@@ -16,6 +16,8 @@ import { createPipeline, type AccessDecision, type ClassifiedRequest } from "./g
 import { describeUpstream } from "./gateway/upstream.ts";
 import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
 import { createTrafficMeter } from "./gateway/traffic.ts";
+import { createIpFilter } from "./ipfilter/index.ts";
+import { ipFilterRoutes } from "./ipfilter/routes.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
@@ -139,6 +141,8 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log, settings.current);
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
+  // Allow and deny lists of client addresses (step 2 of the request flow).
+  const ipFilter = createIpFilter(database.db, log);
   // Requests per second, so that background work can give way to traffic.
   const traffic = createTrafficMeter();
   // The NSFW guard: classifies outputs as ComfyUI reports them, guards /view and previews.
@@ -178,6 +182,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     try {
       sessions.prune(at);
       tickets.prune(at);
+      ipFilter.store.pruneExpired();
     } catch (error) {
       log.warn("pruning sessions and tickets failed", { error: error instanceof Error ? error.message : String(error) });
     }
@@ -310,6 +315,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
     .use(uiRoutes({ guard }))
+    .use(ipFilterRoutes({ store: ipFilter.store, guard, clientIp: (request) => clientOf(request).ip, log }))
     .use(
       nsfwRoutes({
         db: database.db,
@@ -450,6 +456,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
 
   const handle = createPipeline({
     upstream,
+    ipFilter,
     maxUploadBytes: config.limits.max_upload_bytes,
     allowedHosts: new Set(config.public_origins.map((origin) => new URL(origin).host.toLowerCase())),
     checkOrigin: createOriginCheck(config.public_origins, authenticatedByCookie),

@@ -13,6 +13,7 @@ import sql0005 from "../../drizzle/0005_models.sql" with { type: "text" };
 import sql0006 from "../../drizzle/0006_shared_workflows.sql" with { type: "text" };
 import sql0007 from "../../drizzle/0007_gateway_settings.sql" with { type: "text" };
 import sql0008 from "../../drizzle/0008_nsfw_verdicts.sql" with { type: "text" };
+import sql0009 from "../../drizzle/0009_ip_rules.sql" with { type: "text" };
 import { buildMigrations, type Migration } from "./migration.ts";
 
 /** SQL text by migration tag (the file name without `.sql`). */
@@ -26,6 +27,7 @@ export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
   "0006_shared_workflows": sql0006,
   "0007_gateway_settings": sql0007,
   "0008_nsfw_verdicts": sql0008,
+  "0009_ip_rules": sql0009,
 };
 
 /** The journal as embedded, for the consistency test. */

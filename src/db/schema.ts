@@ -13,3 +13,4 @@ export * from "../isolation/tables.ts";
 export * from "../models/tables.ts";
 export * from "../settings/tables.ts";
 export * from "../nsfw/tables.ts";
+export * from "../ipfilter/tables.ts";

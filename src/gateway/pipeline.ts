@@ -77,6 +77,8 @@ export interface PipelineOptions {
   checkOrigin(request: Request): OriginVerdict;
   /** Step 1: the client's address from the socket peer and trusted proxies' headers. */
   resolveClient(socketAddress: string | null, headers: Headers): ClientInfo;
+  /** Step 2: the IP filter; skipped while it has no rules (then the client is not even resolved). */
+  ipFilter?: { active(): boolean; refuse(client: ClientInfo, request: Request): Response | null };
   /** Steps 3 and 5: identity and policy, supplied by the composition root. */
   authorise(classified: ClassifiedRequest): AccessDecision | Promise<AccessDecision>;
   /** The gateway's own routes (login, admin, health): an Elysia app's `handle`. */
@@ -146,6 +148,10 @@ export function createPipeline(options: PipelineOptions) {
 
     let client: ClientInfo | null = null;
     const clientOf = () => (client ??= options.resolveClient(server.requestIP(request)?.address ?? null, request.headers));
+    if (options.ipFilter !== undefined && options.ipFilter.active()) {
+      const refused = options.ipFilter.refuse(clientOf(), request);
+      if (refused !== null) return refused;
+    }
     if (route.kind === "own") return options.handleOwnRoute(request, clientOf);
 
     const classified: ClassifiedRequest = { request, route, path: target.path, search: target.search, client: clientOf };

@@ -1,0 +1,106 @@
+/**
+ * The IP lists on the original's admin API shape (each path also under `/api/mss-login/...`):
+ * `GET /mss-login/api/ip-lists` → `{whitelist: [entry], blacklist: [{ip, permanent, expires_at?}]}`
+ * and `PUT` with `{whitelist: [ip|cidr], blacklist: [ip | {ip, permanent, expires_in_hours}]}`,
+ * a full replace, effective at once. Unlike the original, an invalid entry refuses the whole
+ * set (400, every problem named) instead of being dropped silently, CIDR ranges work in both
+ * lists, and a set that would refuse the administrator's own address is refused (409).
+ */
+import { Elysia } from "elysia";
+import { jsonError } from "../gateway/error-response.ts";
+import type { Logger } from "../log.ts";
+import { bothSpellings, json, readBody, type AdminGuard } from "../auth/admin-guard.ts";
+import { decide, parseEntry } from "./rules.ts";
+import type { IpRuleStore, RuleInput } from "./store.ts";
+
+export interface IpFilterRouteDeps {
+  store: IpRuleStore;
+  guard: AdminGuard;
+  clientIp(request: Request): string;
+  log: Logger;
+  now?: () => number;
+}
+
+const MAX_ENTRIES = 10_000;
+const MAX_HOURS = 24 * 365 * 10;
+
+/** The request's lists, validated whole: the rules, or every problem found. */
+export function parseLists(body: Record<string, unknown>, now: number): { ok: true; rules: RuleInput[] } | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  const rules: RuleInput[] = [];
+  const whitelist = body.whitelist ?? [];
+  const blacklist = body.blacklist ?? [];
+  if (!Array.isArray(whitelist) || !Array.isArray(blacklist)) return { ok: false, problems: ["whitelist and blacklist must be lists"] };
+  if (whitelist.length + blacklist.length > MAX_ENTRIES) return { ok: false, problems: [`at most ${MAX_ENTRIES} entries`] };
+  for (const [index, entry] of whitelist.entries()) {
+    if (typeof entry !== "string") {
+      problems.push(`whitelist[${index}] must be an IP address or CIDR range`);
+      continue;
+    }
+    const parsed = parseEntry(entry);
+    if (parsed.ok) rules.push({ kind: "allow", range: parsed.range, text: parsed.text, expiresAt: null, reason: "manual" });
+    else problems.push(`whitelist[${index}]: ${parsed.problem}`);
+  }
+  for (const [index, entry] of blacklist.entries()) {
+    const item = typeof entry === "string" ? { ip: entry, permanent: true } : (entry as Record<string, unknown> | null);
+    if (item === null || typeof item !== "object" || typeof item.ip !== "string") {
+      problems.push(`blacklist[${index}] must be an address, or {ip, permanent, expires_in_hours}`);
+      continue;
+    }
+    const parsed = parseEntry(item.ip);
+    if (!parsed.ok) {
+      problems.push(`blacklist[${index}]: ${parsed.problem}`);
+      continue;
+    }
+    let expiresAt: number | null = null;
+    if (item.permanent === false || item.expires_in_hours !== undefined) {
+      const hours = item.expires_in_hours;
+      if (typeof hours !== "number" || !Number.isFinite(hours) || hours <= 0 || hours > MAX_HOURS) {
+        problems.push(`blacklist[${index}].expires_in_hours must be a number of hours above 0 (at most ${MAX_HOURS})`);
+        continue;
+      }
+      expiresAt = now + Math.round(hours * 3600_000);
+    }
+    rules.push({ kind: "deny", range: parsed.range, text: parsed.text, expiresAt, reason: typeof item.reason === "string" ? item.reason.slice(0, 200) : "manual" });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, rules };
+}
+
+export function ipFilterRoutes(deps: IpFilterRouteDeps) {
+  const now = deps.now ?? Date.now;
+
+  const list = async ({ request }: { request: Request }) => {
+    const caller = await deps.guard.admin(request, { write: false });
+    if (caller instanceof Response) return caller;
+    const at = now();
+    const rules = deps.store.current();
+    return json({
+      whitelist: rules.filter((rule) => rule.kind === "allow").map((rule) => rule.text),
+      blacklist: rules
+        .filter((rule) => rule.kind === "deny" && (rule.expiresAt === null || rule.expiresAt > at))
+        .map((rule) => ({ ip: rule.text, permanent: rule.expiresAt === null, ...(rule.expiresAt === null ? {} : { expires_at: Math.floor(rule.expiresAt / 1000) }), reason: rule.reason })),
+      your_ip: deps.clientIp(request),
+    });
+  };
+
+  const replace = async ({ request }: { request: Request }) => {
+    const caller = await deps.guard.admin(request, { write: true });
+    if (caller instanceof Response) return caller;
+    const body = await readBody(request);
+    if (body === null) return jsonError(400, "BAD_BODY", "Send JSON: {whitelist: [ip|cidr], blacklist: [ip | {ip, permanent, expires_in_hours}]}.");
+    const at = now();
+    const parsed = parseLists(body, at);
+    if (!parsed.ok) return new Response(JSON.stringify({ error: `The lists were not saved: ${parsed.problems.join("; ")}.`, code: "BAD_IP_RULE", problems: parsed.problems }), { status: 400, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } });
+    const ip = deps.clientIp(request);
+    const own = decide(ip, parsed.rules, at);
+    if (!own.allowed) {
+      return jsonError(409, "WOULD_LOCK_YOU_OUT", `These lists would refuse your own address (${ip}, ${own.reason}); add it to the whitelist first. (From the machine itself, 127.0.0.1 is never refused.)`);
+    }
+    deps.store.replaceAll(parsed.rules, caller.identity.userId);
+    deps.log.warn("ip filter: lists replaced", { user: caller.identity.username, allow: parsed.rules.filter((r) => r.kind === "allow").length, deny: parsed.rules.filter((r) => r.kind === "deny").length });
+    return json({ status: "success", whitelist: parsed.rules.filter((r) => r.kind === "allow").length, blacklist: parsed.rules.filter((r) => r.kind === "deny").length });
+  };
+
+  const [path, apiPath] = bothSpellings("/mss-login/api/ip-lists");
+  return new Elysia({ name: "ip-filter" }).get(path, list).get(apiPath, list).put(path, replace).put(apiPath, replace);
+}
