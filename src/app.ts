@@ -142,7 +142,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
   // Allow and deny lists of client addresses (step 2 of the request flow).
-  const ipFilter = createIpFilter(database.db, log);
+  const ipFilter = createIpFilter({ db: database.db, log, config: settings.current });
   // Requests per second, so that background work can give way to traffic.
   const traffic = createTrafficMeter();
   // The NSFW guard: classifies outputs as ComfyUI reports them, guards /view and previews.
@@ -234,6 +234,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     setupDone: () => rmSync(join(config.data_dir, SETUP_LINK_FILE), { force: true }),
     permissionsOf: (role) => groupsStore.effective(role),
     stepUpSeconds: () => settings.current().sessions.step_up_minutes * 60,
+    signInFailed: (request) => ipFilter.signInFailed(clientOf(request), request),
   });
   const guard = createAdminGuard({ sessions, resolveIdentity: identityForOwnRoute });
   /** ComfyUI's JSON for the gateway's own use (model lists for admins), not on behalf of a user. */

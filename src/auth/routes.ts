@@ -56,6 +56,8 @@ export interface AuthRouteDeps {
   permissionsOf(role: string): Record<string, boolean>;
   /** How long a step-up lasts now (sessions.step_up_minutes). */
   stepUpSeconds(): number;
+  /** A sign-in failed (wrong name, password or code): the IP filter counts it towards a ban. */
+  signInFailed?(request: Request): void;
   now?: () => number;
 }
 
@@ -256,6 +258,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (checked.ok) userId = checked.user.id;
     }
     if (userId === null) {
+      deps.signInFailed?.(request);
       await padTo(started, LOGIN_FLOOR_MS);
       return refused();
     }
@@ -287,6 +290,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (second.status !== "ok") {
         // The failure counted before the password check stands (no success clears it); the
         // answer is the same as for a wrong password.
+        deps.signInFailed?.(request);
         await padTo(started, LOGIN_FLOOR_MS);
         return refused();
       }

@@ -182,6 +182,11 @@ export const CONFIG_SCHEMA = {
       "Accept long-lived API tokens as ?token= (the original's compatibility; tokens end up in URLs and logs).",
     ),
   },
+  ip_filter: {
+    ban_after_failures: setting(integer(0, 10_000, "failures"), 10, "Failed sign-ins from one address within the window that ban it (0: no automatic bans); allow-listed addresses are never banned."),
+    ban_window_hours: setting(integer(1, 720, "hours"), 24, "Window over which an address's failed sign-ins are counted."),
+    ban_hours: setting(integer(1, 8760, "hours"), 24, "How long an automatic ban of an address (and of the device id it sent) lasts."),
+  },
   nsfw: {
     load: setting(
       oneOf(["startup", "on_demand"] as const),

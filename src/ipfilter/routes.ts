@@ -79,6 +79,10 @@ export function ipFilterRoutes(deps: IpFilterRouteDeps) {
       blacklist: rules
         .filter((rule) => rule.kind === "deny" && (rule.expiresAt === null || rule.expiresAt > at))
         .map((rule) => ({ ip: rule.text, permanent: rule.expiresAt === null, ...(rule.expiresAt === null ? {} : { expires_at: Math.floor(rule.expiresAt / 1000) }), reason: rule.reason })),
+      locked_devices: deps.store
+        .lockedDevices()
+        .filter((lock) => lock.expiresAt === null || lock.expiresAt > at)
+        .map((lock) => ({ device_id: lock.deviceId, permanent: lock.expiresAt === null, ...(lock.expiresAt === null ? {} : { expires_at: Math.floor(lock.expiresAt / 1000) }), reason: lock.reason })),
       your_ip: deps.clientIp(request),
     });
   };
@@ -96,7 +100,15 @@ export function ipFilterRoutes(deps: IpFilterRouteDeps) {
     if (!own.allowed) {
       return jsonError(409, "WOULD_LOCK_YOU_OUT", `These lists would refuse your own address (${ip}, ${own.reason}); add it to the whitelist first. (From the machine itself, 127.0.0.1 is never refused.)`);
     }
-    deps.store.replaceAll(parsed.rules, caller.identity.userId);
+    // `locked_devices` (ids, permanent) replaces the device locks when sent; left out, they stay.
+    let devices: string[] | undefined;
+    if (body.locked_devices !== undefined) {
+      if (!Array.isArray(body.locked_devices) || !body.locked_devices.every((id) => typeof id === "string" && /^[A-Za-z0-9._:-]{1,128}$/.test(id))) {
+        return jsonError(400, "BAD_DEVICE_ID", "locked_devices must be a list of device ids (letters, digits, . _ : -; up to 128).");
+      }
+      devices = body.locked_devices as string[];
+    }
+    deps.store.replaceAll(parsed.rules, caller.identity.userId, devices);
     deps.log.warn("ip filter: lists replaced", { user: caller.identity.username, allow: parsed.rules.filter((r) => r.kind === "allow").length, deny: parsed.rules.filter((r) => r.kind === "deny").length });
     return json({ status: "success", whitelist: parsed.rules.filter((r) => r.kind === "allow").length, blacklist: parsed.rules.filter((r) => r.kind === "deny").length });
   };

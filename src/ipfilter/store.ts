@@ -2,7 +2,7 @@
  * The IP rules, kept in memory for the per-request decision and re-read from the database
  * after every change here and every few seconds (another gateway instance may change them).
  */
-import { eq } from "drizzle-orm";
+import { and, lte, ne } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { parseEntry, type IpRule } from "./rules.ts";
 import { ipRules } from "./tables.ts";
@@ -18,20 +18,34 @@ export interface StoredRule extends IpRule {
   readonly createdAt: number;
 }
 
+/** A device id (the original's `X-Device-ID` / `mss_login_device_id`) that is locked out. */
+export interface DeviceLock {
+  readonly deviceId: string;
+  readonly expiresAt: number | null;
+  readonly reason: string;
+}
+
 export function createIpRuleStore(db: Db, now: () => number = Date.now) {
   let rules: StoredRule[] = [];
+  let devices: DeviceLock[] = [];
   let loadedAt = -Infinity;
 
   function load(): void {
     const rows = db.select().from(ipRules).all();
     const loaded: StoredRule[] = [];
+    const locked: DeviceLock[] = [];
     for (const row of rows) {
+      if (row.kind === "device") {
+        locked.push({ deviceId: row.range, expiresAt: row.expiresAt, reason: row.reason });
+        continue;
+      }
       const parsed = parseEntry(row.range);
       // Rows are validated when written; one that no longer parses is skipped, never widened.
       if (!parsed.ok || (row.kind !== "allow" && row.kind !== "deny")) continue;
       loaded.push({ kind: row.kind, range: parsed.range, text: parsed.text, expiresAt: row.expiresAt, reason: row.reason, createdAt: row.createdAt });
     }
     rules = loaded;
+    devices = locked;
     loadedAt = now();
   }
 
@@ -42,11 +56,31 @@ export function createIpRuleStore(db: Db, now: () => number = Date.now) {
       return rules;
     },
 
-    /** Replaces every rule at once (all or nothing). */
-    replaceAll(inputs: readonly RuleInput[], actorId: string | null): void {
+    /** Device ids locked out now (re-read when stale). */
+    lockedDevices(): readonly DeviceLock[] {
+      if (now() - loadedAt > RELOAD_MS) load();
+      return devices;
+    },
+
+    /** Adds one rule (an automatic ban), and locks a device id with it when given. */
+    add(input: RuleInput, deviceId: string | null): void {
       const at = now();
       db.transaction((tx) => {
-        tx.delete(ipRules).run();
+        tx.insert(ipRules).values({ kind: input.kind, range: input.text, expiresAt: input.expiresAt, reason: input.reason, createdBy: null, createdAt: at }).run();
+        if (deviceId !== null) tx.insert(ipRules).values({ kind: "device", range: deviceId, expiresAt: input.expiresAt, reason: input.reason, createdBy: null, createdAt: at }).run();
+      });
+      load();
+    },
+
+    /** Replaces every address rule at once (all or nothing); device locks are replaced too when given. */
+    replaceAll(inputs: readonly RuleInput[], actorId: string | null, deviceIds?: readonly string[]): void {
+      const at = now();
+      db.transaction((tx) => {
+        if (deviceIds === undefined) tx.delete(ipRules).where(ne(ipRules.kind, "device")).run();
+        else {
+          tx.delete(ipRules).run();
+          for (const deviceId of deviceIds) tx.insert(ipRules).values({ kind: "device", range: deviceId, expiresAt: null, reason: "manual", createdBy: actorId, createdAt: at }).run();
+        }
         for (const input of inputs) tx.insert(ipRules).values({ kind: input.kind, range: input.text, expiresAt: input.expiresAt, reason: input.reason, createdBy: actorId, createdAt: at }).run();
       });
       load();
@@ -55,9 +89,7 @@ export function createIpRuleStore(db: Db, now: () => number = Date.now) {
     /** Drops deny entries that have expired (the decision ignores them already). */
     pruneExpired(): void {
       const at = now();
-      const expired = rules.filter((rule) => rule.kind === "deny" && rule.expiresAt !== null && rule.expiresAt <= at);
-      if (expired.length === 0) return;
-      for (const rule of expired) db.delete(ipRules).where(eq(ipRules.range, rule.text)).run();
+      db.delete(ipRules).where(and(ne(ipRules.kind, "allow"), lte(ipRules.expiresAt, at))).run();
       load();
     },
   };

@@ -81,3 +81,34 @@ test("only administrators read or change the lists", async () => {
   expect((await from(null, "/mss-login/api/ip-lists", gateway.account, { method: "PUT", body: "{}" })).status).toBe(403);
   expect((await from(null, "/mss-login/api/ip-lists", null)).status).toBe(401);
 });
+
+test("failed sign-ins ban the address (and lock the device id it sent) for a while; allow-listed addresses are never banned", async () => {
+  const local = await startTestGateway(fake.url, [], { MSS_LOGIN_TRUSTED_PROXIES: "127.0.0.1", MSS_LOGIN_IP_FILTER__BAN_AFTER_FAILURES: "3", MSS_LOGIN_REGULATION__IP_ATTEMPTS_PER_MINUTE: "50" });
+  try {
+    const localAdmin = await createTestAccount(local.dataDir, "adam", "admin");
+    const signIn = (ip: string, device: string | null) =>
+      fetch(`${local.url}/login`, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": ip, ...(device === null ? {} : { "x-device-id": device }) }, body: JSON.stringify({ username: "tester", password: "wrong password here" }) });
+    const lists = (ip: string, init: RequestInit = {}) => fetch(`${local.url}/mss-login/api/ip-lists`, { ...init, headers: { authorization: `Bearer ${localAdmin.token}`, "x-forwarded-for": ip, "content-type": "application/json" } });
+    expect((await lists("198.51.100.1", { method: "PUT", body: JSON.stringify({ whitelist: ["198.51.100.0/24", "192.0.2.10"], blacklist: [] }) })).status).toBe(200);
+    // An allow-listed address fails as often as it likes: never banned.
+    for (let i = 0; i < 4; i++) expect((await signIn("192.0.2.10", null)).status).toBe(401);
+    expect((await fetch(`${local.url}/login`, { headers: { "x-forwarded-for": "192.0.2.10" } })).status).toBe(200);
+    // Back to deny-list mode; a stranger fails three times.
+    expect((await lists("198.51.100.1", { method: "PUT", body: JSON.stringify({ whitelist: [], blacklist: [] }) })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await signIn("203.0.113.50", "laptop-1")).status).toBe(401);
+    const banned = await signIn("203.0.113.50", null);
+    expect([banned.status, ((await banned.json()) as { code: string }).code]).toEqual([403, "IP_DENIED"]);
+    // The device id it sent is locked too, from any address.
+    const device = await fetch(`${local.url}/login`, { headers: { "x-forwarded-for": "198.51.100.77", "x-device-id": "laptop-1", accept: "application/json" } });
+    expect([device.status, ((await device.json()) as { code: string }).code]).toEqual([403, "DEVICE_LOCKED"]);
+    const shown = (await (await lists("198.51.100.1")).json()) as { blacklist: Array<{ ip: string; permanent: boolean; expires_at: number; reason: string }>; locked_devices: Array<{ device_id: string }> };
+    expect(shown.blacklist).toMatchObject([{ ip: "203.0.113.50", permanent: false, reason: "failed sign-ins" }]);
+    expect(shown.blacklist[0]!.expires_at * 1000).toBeGreaterThan(Date.now() + 23 * 3600_000);
+    expect(shown.locked_devices).toMatchObject([{ device_id: "laptop-1" }]);
+    // The admin lifts both.
+    expect((await lists("198.51.100.1", { method: "PUT", body: JSON.stringify({ whitelist: [], blacklist: [], locked_devices: [] }) })).status).toBe(200);
+    expect((await fetch(`${local.url}/login`, { headers: { "x-forwarded-for": "203.0.113.50", "x-device-id": "laptop-1" } })).status).toBe(200);
+  } finally {
+    await local.stop();
+  }
+});

@@ -64,6 +64,7 @@ describe("defaults", () => {
       public_origins: [],
       gateway: { allowed_unknown_routes: [] },
       log: { level: "info" },
+      ip_filter: { ban_after_failures: 10, ban_window_hours: 24, ban_hours: 24 },
       nsfw: {
         load: "startup",
         workers: 0,
