@@ -129,6 +129,27 @@ const SPECS: readonly Spec[] = [
     }),
   ),
   {
+    key: "ip_filter.ban_after_failures",
+    group: "IP filter",
+    label: "Failed sign-ins before an address is banned",
+    description: "This many failed sign-ins from one address within the window ban it (and the device id it sent); 0 turns automatic bans off. Allow-listed addresses are never banned.",
+    unit: "attempts",
+  },
+  {
+    key: "ip_filter.ban_window_hours",
+    group: "IP filter",
+    label: "Counted over",
+    description: "An address's failed sign-ins are counted over this span.",
+    unit: "hours",
+  },
+  {
+    key: "ip_filter.ban_hours",
+    group: "IP filter",
+    label: "Ban length",
+    description: "An automatic ban lasts this long (the IP rules section lifts it sooner).",
+    unit: "hours",
+  },
+  {
     key: "nsfw.porn_percent",
     group: "NSFW guard",
     label: "Porn threshold",
