@@ -1,8 +1,10 @@
 /**
  * The IP lists on the original's admin API shape (each path also under `/api/mss-login/...`):
- * `GET /mss-login/api/ip-lists` → `{whitelist: [entry], blacklist: [{ip, permanent, expires_at?}]}`
- * and `PUT` with `{whitelist: [ip|cidr], blacklist: [ip | {ip, permanent, expires_in_hours}]}`,
- * a full replace, effective at once. Unlike the original, an invalid entry refuses the whole
+ * `GET /mss-login/api/ip-lists` → `{whitelist: [entry], blacklist: [{ip, permanent, expires_at?,
+ * reason}], locked_devices: [{device_id, permanent, expires_at?, reason}], your_ip}` and `PUT`
+ * with `{whitelist: [ip|cidr], blacklist: [ip | {ip, permanent, expires_in_hours | expires_at,
+ * reason?}], locked_devices?: [id | {device_id, expires_at?}]}` (expires_at in epoch seconds, as
+ * GET answers, so a saved ban keeps its end), a full replace, effective at once. Unlike the original, an invalid entry refuses the whole
  * set (400, every problem named) instead of being dropped silently, CIDR ranges work in both
  * lists, and a set that would refuse the administrator's own address is refused (409).
  */
@@ -11,7 +13,7 @@ import { jsonError } from "../gateway/error-response.ts";
 import type { Logger } from "../log.ts";
 import { bothSpellings, json, readBody, type AdminGuard } from "../auth/admin-guard.ts";
 import { decide, parseEntry } from "./rules.ts";
-import type { IpRuleStore, RuleInput } from "./store.ts";
+import type { DeviceLockInput, IpRuleStore, RuleInput } from "./store.ts";
 
 export interface IpFilterRouteDeps {
   store: IpRuleStore;
@@ -53,10 +55,17 @@ export function parseLists(body: Record<string, unknown>, now: number): { ok: tr
       continue;
     }
     let expiresAt: number | null = null;
-    if (item.permanent === false || item.expires_in_hours !== undefined) {
+    if (item.expires_at !== undefined) {
+      const seconds = item.expires_at;
+      if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds * 1000 <= now || seconds * 1000 > now + MAX_HOURS * 3600_000) {
+        problems.push(`blacklist[${index}] (${parsed.text}).expires_at must be a time in the future (epoch seconds)`);
+        continue;
+      }
+      expiresAt = Math.round(seconds * 1000);
+    } else if (item.permanent === false || item.expires_in_hours !== undefined) {
       const hours = item.expires_in_hours;
       if (typeof hours !== "number" || !Number.isFinite(hours) || hours <= 0 || hours > MAX_HOURS) {
-        problems.push(`blacklist[${index}].expires_in_hours must be a number of hours above 0 (at most ${MAX_HOURS})`);
+        problems.push(`blacklist[${index}] (${parsed.text}).expires_in_hours must be a number of hours above 0 (at most ${MAX_HOURS})`);
         continue;
       }
       expiresAt = now + Math.round(hours * 3600_000);
@@ -64,6 +73,23 @@ export function parseLists(body: Record<string, unknown>, now: number): { ok: tr
     rules.push({ kind: "deny", range: parsed.range, text: parsed.text, expiresAt, reason: typeof item.reason === "string" ? item.reason.slice(0, 200) : "manual" });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, rules };
+}
+
+/** Device locks as sent: an id (permanent) or `{device_id, expires_at}`; null when any is malformed. */
+export function parseDeviceLocks(value: unknown, now: number): DeviceLockInput[] | null {
+  if (!Array.isArray(value) || value.length > MAX_ENTRIES) return null;
+  const locks: DeviceLockInput[] = [];
+  for (const item of value) {
+    const entry = typeof item === "string" ? { device_id: item } : (item as Record<string, unknown> | null);
+    if (entry === null || typeof entry !== "object" || typeof entry.device_id !== "string" || !/^[A-Za-z0-9._:-]{1,128}$/.test(entry.device_id)) return null;
+    let expiresAt: number | null = null;
+    if (entry.expires_at !== undefined && entry.expires_at !== null) {
+      if (typeof entry.expires_at !== "number" || !Number.isFinite(entry.expires_at) || entry.expires_at * 1000 <= now) return null;
+      expiresAt = Math.round(entry.expires_at * 1000);
+    }
+    locks.push({ deviceId: entry.device_id, expiresAt });
+  }
+  return locks;
 }
 
 export function ipFilterRoutes(deps: IpFilterRouteDeps) {
@@ -100,13 +126,11 @@ export function ipFilterRoutes(deps: IpFilterRouteDeps) {
     if (!own.allowed) {
       return jsonError(409, "WOULD_LOCK_YOU_OUT", `These lists would refuse your own address (${ip}, ${own.reason}); add it to the whitelist first. (From the machine itself, 127.0.0.1 is never refused.)`);
     }
-    // `locked_devices` (ids, permanent) replaces the device locks when sent; left out, they stay.
-    let devices: string[] | undefined;
+    // `locked_devices` replaces the device locks when sent; left out, they stay.
+    let devices: DeviceLockInput[] | undefined;
     if (body.locked_devices !== undefined) {
-      if (!Array.isArray(body.locked_devices) || !body.locked_devices.every((id) => typeof id === "string" && /^[A-Za-z0-9._:-]{1,128}$/.test(id))) {
-        return jsonError(400, "BAD_DEVICE_ID", "locked_devices must be a list of device ids (letters, digits, . _ : -; up to 128).");
-      }
-      devices = body.locked_devices as string[];
+      devices = parseDeviceLocks(body.locked_devices, at) ?? undefined;
+      if (devices === undefined) return jsonError(400, "BAD_DEVICE_ID", "locked_devices must be a list of device ids (letters, digits, . _ : -; up to 128), or {device_id, expires_at} with a future time.");
     }
     deps.store.replaceAll(parsed.rules, caller.identity.userId, devices);
     deps.log.warn("ip filter: lists replaced", { user: caller.identity.username, allow: parsed.rules.filter((r) => r.kind === "allow").length, deny: parsed.rules.filter((r) => r.kind === "deny").length });

@@ -18,6 +18,11 @@ export interface StoredRule extends IpRule {
   readonly createdAt: number;
 }
 
+export interface DeviceLockInput {
+  readonly deviceId: string;
+  readonly expiresAt: number | null;
+}
+
 /** A device id (the original's `X-Device-ID` / `mss_login_device_id`) that is locked out. */
 export interface DeviceLock {
   readonly deviceId: string;
@@ -73,13 +78,13 @@ export function createIpRuleStore(db: Db, now: () => number = Date.now) {
     },
 
     /** Replaces every address rule at once (all or nothing); device locks are replaced too when given. */
-    replaceAll(inputs: readonly RuleInput[], actorId: string | null, deviceIds?: readonly string[]): void {
+    replaceAll(inputs: readonly RuleInput[], actorId: string | null, devices?: readonly DeviceLockInput[]): void {
       const at = now();
       db.transaction((tx) => {
-        if (deviceIds === undefined) tx.delete(ipRules).where(ne(ipRules.kind, "device")).run();
+        if (devices === undefined) tx.delete(ipRules).where(ne(ipRules.kind, "device")).run();
         else {
           tx.delete(ipRules).run();
-          for (const deviceId of deviceIds) tx.insert(ipRules).values({ kind: "device", range: deviceId, expiresAt: null, reason: "manual", createdBy: actorId, createdAt: at }).run();
+          for (const device of devices) tx.insert(ipRules).values({ kind: "device", range: device.deviceId, expiresAt: device.expiresAt, reason: "manual", createdBy: actorId, createdAt: at }).run();
         }
         for (const input of inputs) tx.insert(ipRules).values({ kind: input.kind, range: input.text, expiresAt: input.expiresAt, reason: input.reason, createdBy: actorId, createdAt: at }).run();
       });

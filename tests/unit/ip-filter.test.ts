@@ -1,7 +1,7 @@
 /** The IP filter's rules (src/ipfilter/rules.ts) and the admin API's list validation. */
 import { describe, expect, test } from "bun:test";
 import { decide, parseEntry, type IpRule } from "../../src/ipfilter/rules.ts";
-import { parseLists } from "../../src/ipfilter/routes.ts";
+import { parseDeviceLocks, parseLists } from "../../src/ipfilter/routes.ts";
 
 function rule(kind: "allow" | "deny", text: string, expiresAt: number | null = null): IpRule {
   const parsed = parseEntry(text);
@@ -74,5 +74,23 @@ describe("the admin API's lists", () => {
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
     expect(parsed.problems).toHaveLength(4);
+  });
+});
+
+describe("ends sent back as they were read", () => {
+  test("a deny entry's expires_at (epoch seconds) is kept exactly; one in the past is refused", () => {
+    const now = 1_000_000_000;
+    const parsed = parseLists({ blacklist: [{ ip: "203.0.113.5", permanent: false, expires_at: now / 1000 + 3600 }] }, now);
+    expect(parsed.ok && parsed.rules[0]!.expiresAt).toBe(now + 3_600_000);
+    expect(parseLists({ blacklist: [{ ip: "203.0.113.5", expires_at: now / 1000 - 1 }] }, now).ok).toBe(false);
+  });
+
+  test("device locks: ids (permanent) or {device_id, expires_at}; anything malformed refuses the set", () => {
+    const now = 1_000_000_000;
+    expect(parseDeviceLocks(["laptop-1", { device_id: "phone.2", expires_at: now / 1000 + 60 }], now)).toEqual([
+      { deviceId: "laptop-1", expiresAt: null },
+      { deviceId: "phone.2", expiresAt: now + 60_000 },
+    ]);
+    for (const bad of [[""], ["has space"], [{ device_id: "x", expires_at: 1 }], "laptop-1", [5]]) expect(parseDeviceLocks(bad, now)).toBeNull();
   });
 });

@@ -8,6 +8,7 @@ import { permissionsSection } from "./permissions.ts";
 import { sessionsSection } from "./sessions.ts";
 import { settingsSection } from "./settings.ts";
 import { nsfwSection } from "./nsfw.ts";
+import { ipRulesSection } from "./ip-rules.ts";
 
 export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   usersSection,
@@ -15,4 +16,5 @@ export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   sessionsSection,
   settingsSection,
   nsfwSection,
+  ipRulesSection,
 ];
