@@ -18,6 +18,7 @@ import { createUpstreamUserDirectory } from "./gateway/upstream-users.ts";
 import { createTrafficMeter } from "./gateway/traffic.ts";
 import { createIpFilter } from "./ipfilter/index.ts";
 import { ipFilterRoutes } from "./ipfilter/routes.ts";
+import { createAuditLog, type AuditEvent } from "./audit/log.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
@@ -141,13 +142,32 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   const { secret, passwordSettings, sessions, apiTokens, tickets, regulator, resolveIdentity } = await createAuthentication(config, database, log, settings.current);
   // The permission matrix (roles × keys), defaults seeded on first start.
   const groupsStore = createGroupsStore(database.db);
+  // The tamper-evident audit log (step 7): security events, chained by hashes.
+  const audit = createAuditLog(database.db);
+  /** Appends an event; a failing write is logged, never allowed to fail the request. */
+  const record = (event: AuditEvent, request?: Request): void => {
+    try {
+      audit.append({ ...event, ...(request === undefined ? {} : { clientIp: event.clientIp ?? clientOf(request).ip, userAgent: request.headers.get("user-agent") }) });
+    } catch (error) {
+      log.error("audit: event not recorded", { action: event.action, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
   // Allow and deny lists of client addresses (step 2 of the request flow).
-  const ipFilter = createIpFilter({ db: database.db, log, config: settings.current });
+  const ipFilter = createIpFilter({
+    db: database.db,
+    log,
+    config: settings.current,
+    report: (event) =>
+      event.kind === "denied"
+        ? record({ action: "ip.denied", outcome: "denied", clientIp: event.ip, target: event.path, details: { reason: event.reason, sampled: "once a minute per address" } })
+        : record({ action: "ip.banned", outcome: "success", clientIp: event.ip, target: event.ip, details: { failures: event.failures, hours: event.hours, device_locked: event.deviceLocked } }),
+  });
   // Requests per second, so that background work can give way to traffic.
   const traffic = createTrafficMeter();
   // The NSFW guard: classifies outputs as ComfyUI reports them, guards /view and previews.
   const nsfw = createNsfwGuard({
     trafficRate: traffic.rate,
+    blocked: (event) => record({ action: "nsfw.blocked", outcome: "denied", actorName: event.username, target: `${event.file.type}/${event.file.subfolder ? `${event.file.subfolder}/` : ""}${event.file.filename}`, details: { detail: event.detail } }),
     db: database.db,
     config: settings.current,
     log,
@@ -183,6 +203,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       sessions.prune(at);
       tickets.prune(at);
       ipFilter.store.pruneExpired();
+      audit.prune(at - settings.current().audit.retention_days * 86_400_000);
     } catch (error) {
       log.warn("pruning sessions and tickets failed", { error: error instanceof Error ? error.message : String(error) });
     }
@@ -234,7 +255,11 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     setupDone: () => rmSync(join(config.data_dir, SETUP_LINK_FILE), { force: true }),
     permissionsOf: (role) => groupsStore.effective(role),
     stepUpSeconds: () => settings.current().sessions.step_up_minutes * 60,
-    signInFailed: (request) => ipFilter.signInFailed(clientOf(request), request),
+    signInFailed: (request, username) => {
+      record({ action: "login.failure", outcome: "failure", target: username.slice(0, 100) }, request);
+      ipFilter.signInFailed(clientOf(request), request);
+    },
+    signInSucceeded: (request, userId, username) => record({ action: "login.success", outcome: "success", actorId: userId, actorName: username }, request),
   });
   const guard = createAdminGuard({ sessions, resolveIdentity: identityForOwnRoute });
   /** ComfyUI's JSON for the gateway's own use (model lists for admins), not on behalf of a user. */
@@ -311,12 +336,31 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       }),
     )
     .use(adminCredentialRoutes({ guard, sessions, apiTokens, log, credentialsRevoked }))
-    .use(settingsRoutes({ settings, guard, log, changed: credentialsRevoked }))
+    .use(
+      settingsRoutes({
+        settings,
+        guard,
+        log,
+        changed: (event) => {
+          credentialsRevoked();
+          record({ action: "settings.changed", outcome: "success", actorId: event.actorId, actorName: event.actorName, details: { keys: event.keys.join(",") } }, event.request);
+        },
+      }),
+    )
     .use(groupsRoutes({ groups: groupsStore, guard, log, changed: () => relays.sweep() }))
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
     .use(uiRoutes({ guard }))
-    .use(ipFilterRoutes({ store: ipFilter.store, guard, clientIp: (request) => clientOf(request).ip, log }))
+    .use(
+      ipFilterRoutes({
+        store: ipFilter.store,
+        guard,
+        clientIp: (request) => clientOf(request).ip,
+        log,
+        replaced: (event) =>
+          record({ action: "ip.rules.replaced", outcome: "success", actorId: event.actorId, actorName: event.actorName, details: { allow: event.allow, deny: event.deny, devices: event.devices } }, event.request),
+      }),
+    )
     .use(
       nsfwRoutes({
         db: database.db,
@@ -455,6 +499,33 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
   }
 
 
+  /** Sign-ins are recorded by the sign-in code itself (with the name tried); these by the route. */
+  const AUDITED_ELSEWHERE = new Set(["/login", "/mss-login/api/login"]);
+  /**
+   * Every write to the gateway's own routes (accounts, roles, permissions, tokens, MFA, sessions,
+   * settings, IP rules, NSFW tags, logouts) goes to the audit log: who (as they were before the
+   * request), the method and path (never the body or the query, where secrets travel), and how
+   * it ended.
+   */
+  async function auditedWrite(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    const actor = AUDITED_ELSEWHERE.has(path) ? null : await identityForOwnRoute(request).catch(() => null);
+    const response = await ownRoutes.handle(request);
+    if (!AUDITED_ELSEWHERE.has(path)) {
+      const status = response.status;
+      record(
+        {
+          action: `${request.method} ${path.replace(/^\/api\/mss-login\//, "/mss-login/")}`.slice(0, 200),
+          outcome: status < 400 ? "success" : status === 401 || status === 403 ? "denied" : "failure",
+          ...(actor?.kind === "user" ? { actorId: actor.userId, actorName: actor.username } : {}),
+          details: { status },
+        },
+        request,
+      );
+    }
+    return response;
+  }
+
   const handle = createPipeline({
     upstream,
     ipFilter,
@@ -482,7 +553,8 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
         return jsonError(415, "JSON_REQUIRED", "Send this request as application/json.");
       }
       clients.set(request, client());
-      return ownRoutes.handle(request);
+      if (isSafeMethod(request.method)) return ownRoutes.handle(request);
+      return auditedWrite(request);
     },
   });
 

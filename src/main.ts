@@ -53,6 +53,7 @@ Usage:
                                   manage accounts (the password is read from standard input,
                                   never from the command line)
   ${PRODUCT_NAME} groups export [FILE]   |   groups import FILE   (the original's mss_login_groups.json)
+  ${PRODUCT_NAME} audit verify            proves the audit log's hash chain intact, or names the first broken entry
   ${PRODUCT_NAME} settings list [--json]   |   settings set KEY VALUE   |   settings reset KEY
                                   the settings an administrator can change at run time (also in
                                   the admin web app); env and flags still win over them
@@ -258,6 +259,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case "settings": {
         const { runSettingsCommand } = await import("./cli/settings-commands.ts");
         return await runSettingsCommand(rest, io);
+      }
+      case "audit": {
+        const { runAuditCommand } = await import("./cli/audit-commands.ts");
+        return await runAuditCommand(rest, io);
       }
       case "config":
         if (rest[0] !== "print") {

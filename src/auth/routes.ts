@@ -56,8 +56,10 @@ export interface AuthRouteDeps {
   permissionsOf(role: string): Record<string, boolean>;
   /** How long a step-up lasts now (sessions.step_up_minutes). */
   stepUpSeconds(): number;
-  /** A sign-in failed (wrong name, password or code): the IP filter counts it towards a ban. */
-  signInFailed?(request: Request): void;
+  /** A sign-in failed (wrong name, password or code): the IP filter counts it, the audit log records it. */
+  signInFailed?(request: Request, username: string): void;
+  /** Name, password and any second factor were right (the audit log records it). */
+  signInSucceeded?(request: Request, userId: string, username: string): void;
   now?: () => number;
 }
 
@@ -258,7 +260,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (checked.ok) userId = checked.user.id;
     }
     if (userId === null) {
-      deps.signInFailed?.(request);
+      deps.signInFailed?.(request, username);
       await padTo(started, LOGIN_FLOOR_MS);
       return refused();
     }
@@ -290,13 +292,14 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (second.status !== "ok") {
         // The failure counted before the password check stands (no success clears it); the
         // answer is the same as for a wrong password.
-        deps.signInFailed?.(request);
+        deps.signInFailed?.(request, username);
         await padTo(started, LOGIN_FLOOR_MS);
         return refused();
       }
     }
 
     deps.regulator.recordSuccess(username, now());
+    deps.signInSucceeded?.(request, userId, username);
     await padTo(started, LOGIN_FLOOR_MS);
     return { userId };
   }

@@ -187,6 +187,9 @@ export const CONFIG_SCHEMA = {
     ban_window_hours: setting(integer(1, 720, "hours"), 24, "Window over which an address's failed sign-ins are counted."),
     ban_hours: setting(integer(1, 8760, "hours"), 24, "How long an automatic ban of an address (and of the device id it sent) lasts."),
   },
+  audit: {
+    retention_days: setting(integer(1, 36_500, "days"), 180, "Audit events older than this are pruned (the chain of the rest still verifies)."),
+  },
   nsfw: {
     load: setting(
       oneOf(["startup", "on_demand"] as const),

@@ -14,6 +14,7 @@ import sql0006 from "../../drizzle/0006_shared_workflows.sql" with { type: "text
 import sql0007 from "../../drizzle/0007_gateway_settings.sql" with { type: "text" };
 import sql0008 from "../../drizzle/0008_nsfw_verdicts.sql" with { type: "text" };
 import sql0009 from "../../drizzle/0009_ip_rules.sql" with { type: "text" };
+import sql0010 from "../../drizzle/0010_audit_log.sql" with { type: "text" };
 import { buildMigrations, type Migration } from "./migration.ts";
 
 /** SQL text by migration tag (the file name without `.sql`). */
@@ -28,6 +29,7 @@ export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
   "0007_gateway_settings": sql0007,
   "0008_nsfw_verdicts": sql0008,
   "0009_ip_rules": sql0009,
+  "0010_audit_log": sql0010,
 };
 
 /** The journal as embedded, for the consistency test. */

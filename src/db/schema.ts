@@ -14,3 +14,4 @@ export * from "../models/tables.ts";
 export * from "../settings/tables.ts";
 export * from "../nsfw/tables.ts";
 export * from "../ipfilter/tables.ts";
+export * from "../audit/tables.ts";

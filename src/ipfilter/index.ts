@@ -27,7 +27,10 @@ export function deviceIdOf(request: Request): string | null {
   return DEVICE_ID.test(id) ? id : null;
 }
 
-export function createIpFilter(options: { db: Db; log: Logger; config: () => Config; now?: () => number }) {
+/** What the IP filter reports to the audit log: refusals (sampled like the log lines) and bans. */
+export type IpFilterEvent = { kind: "denied"; ip: string; reason: string; path: string } | { kind: "banned"; ip: string; failures: number; hours: number; deviceLocked: boolean };
+
+export function createIpFilter(options: { db: Db; log: Logger; config: () => Config; now?: () => number; report?: (event: IpFilterEvent) => void }) {
   const { log } = options;
   const now = options.now ?? Date.now;
   const store = createIpRuleStore(options.db, now);
@@ -35,11 +38,13 @@ export function createIpFilter(options: { db: Db; log: Logger; config: () => Con
   /** Address → times of its recent failed sign-ins. */
   const failures = new Map<string, number[]>();
 
+  /** Once a minute per address (or device): a flood of refusals must not flood the logs. */
   function logRefusal(key: string, fields: Record<string, string>, at: number): void {
     if ((lastLogged.get(key) ?? 0) >= at - LOG_EVERY_MS) return;
     if (lastLogged.size > MAX_TRACKED) lastLogged.clear();
     lastLogged.set(key, at);
     log.warn("ip filter: refused", fields);
+    options.report?.({ kind: "denied", ip: fields.client ?? "", reason: fields.reason ?? "", path: fields.path ?? "" });
   }
 
   return {
@@ -91,6 +96,7 @@ export function createIpFilter(options: { db: Db; log: Logger; config: () => Con
       const expiresAt = at + settings.ban_hours * 3600_000;
       const deviceId = deviceIdOf(request);
       store.add({ kind: "deny", range: entry.range, text: entry.text, expiresAt, reason: "failed sign-ins" }, deviceId);
+      options.report?.({ kind: "banned", ip: entry.text, failures: recent.length, hours: settings.ban_hours, deviceLocked: deviceId !== null });
       log.warn("ip filter: address banned after failed sign-ins", { client: entry.text, failures: String(recent.length), hours: String(settings.ban_hours), device: deviceId === null ? "none" : "locked too" });
     },
   };

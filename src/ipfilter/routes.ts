@@ -20,6 +20,8 @@ export interface IpFilterRouteDeps {
   guard: AdminGuard;
   clientIp(request: Request): string;
   log: Logger;
+  /** The lists were replaced (the audit log records who and how many). */
+  replaced?: (event: { request: Request; actorId: string; actorName: string; allow: number; deny: number; devices: number | null }) => void;
   now?: () => number;
 }
 
@@ -133,6 +135,7 @@ export function ipFilterRoutes(deps: IpFilterRouteDeps) {
       if (devices === undefined) return jsonError(400, "BAD_DEVICE_ID", "locked_devices must be a list of device ids (letters, digits, . _ : -; up to 128), or {device_id, expires_at} with a future time.");
     }
     deps.store.replaceAll(parsed.rules, caller.identity.userId, devices);
+    deps.replaced?.({ request, actorId: caller.identity.userId, actorName: caller.identity.username, allow: parsed.rules.filter((r) => r.kind === "allow").length, deny: parsed.rules.filter((r) => r.kind === "deny").length, devices: devices === undefined ? null : devices.length });
     deps.log.warn("ip filter: lists replaced", { user: caller.identity.username, allow: parsed.rules.filter((r) => r.kind === "allow").length, deny: parsed.rules.filter((r) => r.kind === "deny").length });
     return json({ status: "success", whitelist: parsed.rules.filter((r) => r.kind === "allow").length, blacklist: parsed.rules.filter((r) => r.kind === "deny").length });
   };

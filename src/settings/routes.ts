@@ -13,8 +13,8 @@ export interface SettingsRouteDeps {
   settings: GatewaySettings;
   guard: AdminGuard;
   log: Logger;
-  /** After a change: cached identities are dropped, so the next request meets the new limits. */
-  changed?(): void;
+  /** After a change: cached identities are dropped, so the next request meets the new limits; the audit log records it. */
+  changed?(event: { request: Request; actorId: string; actorName: string; keys: readonly string[] }): void;
   now?: () => number;
 }
 
@@ -48,7 +48,7 @@ export function settingsRoutes(deps: SettingsRouteDeps) {
     );
     if (!outcome.ok) return json({ error: outcome.error, code: outcome.code, field: outcome.field }, outcome.status);
     if (outcome.changed.length > 0) {
-      deps.changed?.();
+      deps.changed?.({ request, actorId: caller.identity.userId, actorName: caller.identity.username, keys: outcome.changed });
       deps.log.info("settings changed", { keys: outcome.changed.join(","), by: caller.identity.username });
     }
     return json({ settings: deps.settings.describe() });

@@ -65,6 +65,7 @@ describe("defaults", () => {
       gateway: { allowed_unknown_routes: [] },
       log: { level: "info" },
       ip_filter: { ban_after_failures: 10, ban_window_hours: 24, ban_hours: 24 },
+      audit: { retention_days: 180 },
       nsfw: {
         load: "startup",
         workers: 0,
