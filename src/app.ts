@@ -19,6 +19,7 @@ import { createTrafficMeter } from "./gateway/traffic.ts";
 import { createIpFilter } from "./ipfilter/index.ts";
 import { ipFilterRoutes } from "./ipfilter/routes.ts";
 import { createAuditLog, type AuditEvent } from "./audit/log.ts";
+import { auditRoutes } from "./audit/routes.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
@@ -351,6 +352,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
     .use(uiRoutes({ guard }))
+    .use(auditRoutes({ audit, guard }))
     .use(
       ipFilterRoutes({
         store: ipFilter.store,

@@ -5,7 +5,7 @@
  * rewrite every later row too could forge a consistent chain: `audit verify` prints the head
  * hash, which an operator can note elsewhere to rule that out.
  */
-import { and, asc, desc, eq, gt, like, lt, lte } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, like, lt, lte } from "drizzle-orm";
 import type { Db } from "../db/index.ts";
 import { auditAnchor, auditEvents } from "./tables.ts";
 
@@ -23,6 +23,19 @@ export interface AuditEvent {
 }
 
 type Row = typeof auditEvents.$inferSelect;
+export type AuditRow = Row;
+
+/** Filters of the admin view and exports (all optional, combined with "and"). */
+export interface AuditFilter {
+  /** A prefix of the action, e.g. `login.` or `POST /mss-login/api/users`. */
+  action?: string;
+  outcome?: string;
+  /** The actor's name, exactly. */
+  actor?: string;
+  ip?: string;
+  since?: number;
+  until?: number;
+}
 
 /** Field names whose values are never written, wherever they appear in details. */
 const SECRET_KEYS = /pass(word)?|token|ticket|secret|code|cookie|authorization|api[_-]?key/i;
@@ -107,10 +120,15 @@ export function createAuditLog(db: Db, now: () => number = Date.now) {
     },
 
     /** Newest first, filtered, in pages (admin views, exports). */
-    page(options: { limit: number; beforeId?: number; action?: string }): Row[] {
+    page(options: AuditFilter & { limit: number; beforeId?: number }): Row[] {
       const conditions = [];
       if (options.beforeId !== undefined) conditions.push(lt(auditEvents.id, options.beforeId));
       if (options.action !== undefined) conditions.push(like(auditEvents.action, `${options.action.replace(/[%_\\]/g, "")}%`));
+      if (options.outcome !== undefined) conditions.push(eq(auditEvents.outcome, options.outcome));
+      if (options.actor !== undefined) conditions.push(eq(auditEvents.actorName, options.actor));
+      if (options.ip !== undefined) conditions.push(eq(auditEvents.clientIp, options.ip));
+      if (options.since !== undefined) conditions.push(gte(auditEvents.at, options.since));
+      if (options.until !== undefined) conditions.push(lte(auditEvents.at, options.until));
       return db.select().from(auditEvents).where(and(...conditions)).orderBy(desc(auditEvents.id)).limit(options.limit).all();
     },
   };

@@ -78,3 +78,32 @@ test("every write to the gateway's own API is recorded with its actor and outcom
   expect(text).not.toContain("another secret password 1");
   expect((await verify()).code).toBe(1); // still broken by the earlier hand edit: appending does not heal it
 });
+
+test("administrators read the log in filtered pages, export it as NDJSON or CSV, and see the chain check; others may not", async () => {
+  const admin = { authorization: `Bearer ${owner.token}` };
+  const get = async (path: string) => (await fetch(gateway.url + path, { headers: admin })).json() as Promise<Record<string, any>>;
+  const failures = await get("/mss-login/api/audit?action=login.failure");
+  expect(failures.items.length).toBeGreaterThan(0);
+  expect(failures.items.every((item: { action: string }) => item.action === "login.failure")).toBe(true);
+  const first = await get("/mss-login/api/audit?limit=2");
+  expect(first.items).toHaveLength(2);
+  const second = await get(`/mss-login/api/audit?limit=2&before_id=${first.next_before_id}`);
+  expect(second.items[0].id).toBeLessThan(first.items[1].id);
+  expect((await get("/mss-login/api/audit?actor=olga&outcome=success")).items.every((item: { actor: string; outcome: string }) => item.actor === "olga" && item.outcome === "success")).toBe(true);
+  expect((await fetch(`${gateway.url}/mss-login/api/audit?since=yesterday-ish`, { headers: admin })).status).toBe(400);
+
+  const ndjson = await fetch(`${gateway.url}/mss-login/api/audit/export?format=ndjson`, { headers: admin });
+  expect(ndjson.headers.get("content-disposition")).toContain(".ndjson");
+  const lines = (await ndjson.text()).trim().split("\n").map((line) => JSON.parse(line) as { id: number; hash: string });
+  expect(lines.length).toBeGreaterThan(5);
+  expect(lines[0]!.hash).toMatch(/^[0-9a-f]{64}$/);
+  const csv = await (await fetch(`${gateway.url}/mss-login/api/audit/export?format=csv&action=login.`, { headers: admin })).text();
+  expect(csv.split("\r\n")[0]).toBe("id,at,actor,ip,action,target,outcome,details,user_agent,hash");
+  expect(csv).toContain("login.failure");
+
+  // The earlier test edited a row by hand: the check says where.
+  expect(await get("/mss-login/api/audit/verify")).toMatchObject({ intact: false, problem: expect.stringContaining("edited") });
+  for (const path of ["/mss-login/api/audit", "/mss-login/api/audit/export", "/mss-login/api/audit/verify"]) {
+    expect((await fetch(gateway.url + path, { headers: { authorization: `Bearer ${gateway.account.token}` } })).status).toBe(403);
+  }
+});
