@@ -503,6 +503,8 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
 
   /** Sign-ins are recorded by the sign-in code itself (with the name tried); these by the route. */
   const AUDITED_ELSEWHERE = new Set(["/login", "/mss-login/api/login"]);
+  /** Their successful writes are recorded with more detail by the module (settings.changed, ip.rules.replaced). */
+  const DETAILED_ON_SUCCESS = new Set(["/mss-login/api/settings", "/mss-login/api/ip-lists"]);
   /**
    * Every write to the gateway's own routes (accounts, roles, permissions, tokens, MFA, sessions,
    * settings, IP rules, NSFW tags, logouts) goes to the audit log: who (as they were before the
@@ -513,11 +515,12 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     const path = new URL(request.url).pathname;
     const actor = AUDITED_ELSEWHERE.has(path) ? null : await identityForOwnRoute(request).catch(() => null);
     const response = await ownRoutes.handle(request);
-    if (!AUDITED_ELSEWHERE.has(path)) {
-      const status = response.status;
+    const canonicalPath = path.replace(/^\/api\/mss-login\//, "/mss-login/");
+    const status = response.status;
+    if (!AUDITED_ELSEWHERE.has(path) && !(status < 400 && DETAILED_ON_SUCCESS.has(canonicalPath))) {
       record(
         {
-          action: `${request.method} ${path.replace(/^\/api\/mss-login\//, "/mss-login/")}`.slice(0, 200),
+          action: `${request.method} ${canonicalPath}`.slice(0, 200),
           outcome: status < 400 ? "success" : status === 401 || status === 403 ? "denied" : "failure",
           ...(actor?.kind === "user" ? { actorId: actor.userId, actorName: actor.username } : {}),
           details: { status },

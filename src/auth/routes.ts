@@ -349,10 +349,14 @@ export function authRoutes(deps: AuthRouteDeps) {
     const userId = redeemed.userId;
     const second = looksLikeRecoveryCode(code) ? useRecoveryCode(deps.db, userId, code, now()) : await verifyLoginCode(deps.db, deps.mfaKey, userId, code, now());
     await padTo(started, LOGIN_FLOOR_MS);
-    if (second.status !== "ok") return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
     const user = getUserById(deps.db, userId);
+    if (second.status !== "ok") {
+      deps.signInFailed?.(request, user?.username ?? "");
+      return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
+    }
     if (user === null || user.disabled) return jsonError(401, "INVALID_CREDENTIALS", "Invalid credentials");
     deps.regulator.recordSuccess(user.username, now());
+    deps.signInSucceeded?.(request, userId, user.username);
     return startSession(request, userId, truthy(fields.remember_me ?? fields.remember), safeNext(fields.next), "Login successful");
   }
 
@@ -435,6 +439,8 @@ export function authRoutes(deps: AuthRouteDeps) {
         // Forced enrolment done: the temporary token is used up and the session starts now.
         const redeemed = deps.tickets.redeem(fields.mfa_temp_token, "mfa-setup", now());
         if (!redeemed.ok) return jsonError(401, "MFA_TOKEN_INVALID", "This sign-in has expired; sign in again.");
+        // The sign-in that the enrolment completes.
+        deps.signInSucceeded?.(request, userId, getUserById(deps.db, userId)?.username ?? "");
         const started = await startSession(request, userId, truthy(fields.remember_me ?? fields.remember), safeNext(fields.next), "MFA enabled successfully", { recovery_codes: confirmed.recoveryCodes });
         return started;
       }

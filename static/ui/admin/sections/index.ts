@@ -9,6 +9,7 @@ import { sessionsSection } from "./sessions.ts";
 import { settingsSection } from "./settings.ts";
 import { nsfwSection } from "./nsfw.ts";
 import { ipRulesSection } from "./ip-rules.ts";
+import { auditSection } from "./audit.ts";
 
 export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   usersSection,
@@ -17,4 +18,5 @@ export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   settingsSection,
   nsfwSection,
   ipRulesSection,
+  auditSection,
 ];
