@@ -9,16 +9,13 @@
  * With MSS_SCREENSHOTS_DIR set, the section is saved as admin-audit-desktop.png and admin-audit-phone.png there.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { expectAccessible, isolatedContext, launchBrowser } from "../support/e2e.ts";
-import { createTestAccount, signInEnrolling, startTestGateway, TEST_PASSWORD, type TestGateway } from "../support/gateway.ts";
+import { expectAccessible, launchBrowser, ownerContext, screenshotIfAsked } from "../support/e2e.ts";
+import { createTestAccount, startTestGateway, TEST_PASSWORD, type TestGateway } from "../support/gateway.ts";
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
-const SCREENSHOTS = process.env.MSS_SCREENSHOTS_DIR;
 
 interface Item {
   id: number;
@@ -36,13 +33,7 @@ const entries = async (query = ""): Promise<Item[]> => ((await (await gateway.fe
 const rows = () => page.locator("table.mss-audit-table tbody tr");
 const rowIds = async (): Promise<number[]> => (await rows().evaluateAll((list) => list.map((row) => Number(row.getAttribute("data-id")))));
 
-async function shot(name: string): Promise<void> {
-  if (!SCREENSHOTS) return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(200);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (name: string): Promise<void> => screenshotIfAsked(page, name);
 
 async function openSection(): Promise<void> {
   const target = `${gateway.url}/mss-login/admin#audit`;
@@ -57,7 +48,6 @@ beforeAll(async () => {
   fake = await startFakeComfyUI({ multiUser: true });
   gateway = await startTestGateway(fake.url, [], {}, "owner");
   browser = await launchBrowser();
-  opened = await isolatedContext(browser, gateway.url, DESKTOP);
   // Two failed sign-ins and a successful one (a plain user: no second factor).
   await createTestAccount(gateway.dataDir, "alice", "user");
   const signIn = (username: string, password: string) =>
@@ -68,9 +58,7 @@ beforeAll(async () => {
     });
   for (const username of [gateway.account.username, "nobody-here"]) expect((await signIn(username, "not the password")).ok).toBe(false);
   expect((await signIn("alice", TEST_PASSWORD)).status).toBe(200);
-  const { cookie } = await signInEnrolling(gateway.url, gateway.account.username, TEST_PASSWORD);
-  const [name, ...value] = cookie.split("=");
-  await opened.context.addCookies([{ name: name!, value: value.join("="), url: gateway.url }]);
+  opened = await ownerContext(browser, gateway.url, gateway.account.username, TEST_PASSWORD, DESKTOP);
   // IP rule changes as the owner (token with the admin scope: no step-up), enough entries for two pages of 10.
   for (let round = 0; round < 6; round += 1) {
     const saved = await gateway.fetch("/mss-login/api/ip-lists", {

@@ -9,16 +9,13 @@
  * With MSS_SCREENSHOTS_DIR set, the section is saved as admin-ip-rules-desktop.png and admin-ip-rules-phone.png there.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { expectAccessible, isolatedContext, launchBrowser } from "../support/e2e.ts";
-import { signInEnrolling, startTestGateway, TEST_PASSWORD, type TestGateway } from "../support/gateway.ts";
+import { expectAccessible, launchBrowser, ownerContext, screenshotIfAsked, stepUpIfAsked as answerStepUp } from "../support/e2e.ts";
+import { startTestGateway, TEST_PASSWORD, type TestGateway } from "../support/gateway.ts";
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
-const SCREENSHOTS = process.env.MSS_SCREENSHOTS_DIR;
 
 interface Lists {
   whitelist: string[];
@@ -36,35 +33,10 @@ let page: Page;
 const lists = async (): Promise<Lists> => (await (await gateway.fetch("/mss-login/api/ip-lists")).json()) as Lists;
 const denyRow = (ip: string) => page.locator(`table.mss-ip-deny tr[data-ip="${ip}"]`);
 
-async function shot(name: string): Promise<void> {
-  if (!SCREENSHOTS) return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(200);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (name: string): Promise<void> => screenshotIfAsked(page, name);
 
 /** Waits until `settled` or until the admin app asks for the password (step-up), which it answers. */
-async function stepUpIfAsked(settled: () => Promise<unknown>): Promise<boolean> {
-  const password = page.locator("dialog.mss-dialog input[type=password]");
-  const asked = await Promise.race([
-    password.waitFor({ state: "visible", timeout: 20_000 }).then(
-      () => true,
-      () => false,
-    ),
-    settled().then(
-      () => false,
-      () => false,
-    ),
-  ]);
-  if (asked) {
-    await password.fill(TEST_PASSWORD);
-    await page.locator("dialog.mss-dialog button[type=submit]").click();
-    await password.waitFor({ state: "detached" });
-  }
-  await settled();
-  return asked;
-}
+const stepUpIfAsked = (settled: () => Promise<unknown>): Promise<boolean> => answerStepUp(page, TEST_PASSWORD, settled);
 
 async function openSection(): Promise<void> {
   const target = `${gateway.url}/mss-login/admin#ip-rules`;
@@ -79,10 +51,8 @@ beforeAll(async () => {
   fake = await startFakeComfyUI({ multiUser: true });
   gateway = await startTestGateway(fake.url, [], {}, "owner");
   browser = await launchBrowser();
-  opened = await isolatedContext(browser, gateway.url, DESKTOP);
-  const { cookie } = await signInEnrolling(gateway.url, gateway.account.username, TEST_PASSWORD);
-  const [name, ...value] = cookie.split("=");
-  await opened.context.addCookies([{ name: name!, value: value.join("="), url: gateway.url }]);
+  // The owner (the gateway's test account) signs in, enrolling the second factor owners need.
+  opened = await ownerContext(browser, gateway.url, gateway.account.username, TEST_PASSWORD, DESKTOP);
   page = await opened.context.newPage();
 }, 60_000);
 

@@ -11,17 +11,14 @@
  * With MSS_SCREENSHOTS_DIR set, the section is saved as admin-nsfw-desktop.png and admin-nsfw-phone.png there.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { expectAccessible, isolatedContext, launchBrowser } from "../support/e2e.ts";
-import { createTestAccount, signInEnrolling, startTestGateway, TEST_PASSWORD, type TestAccount, type TestGateway } from "../support/gateway.ts";
+import { expectAccessible, launchBrowser, ownerContext, screenshotIfAsked, stepUpIfAsked as answerStepUp } from "../support/e2e.ts";
+import { createTestAccount, startTestGateway, TEST_PASSWORD, type TestAccount, type TestGateway } from "../support/gateway.ts";
 import { safeImage, type SafePattern } from "../support/nsfw-images.ts";
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
-const SCREENSHOTS = process.env.MSS_SCREENSHOTS_DIR;
 
 interface OutputFile {
   type: string;
@@ -62,39 +59,9 @@ async function makeOutput(prefix: string, pattern: SafePattern): Promise<OutputF
   return file!;
 }
 
-async function shot(name: string): Promise<void> {
-  if (!SCREENSHOTS) return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  // From the top: the navigation is sticky, and a full-page shot would show it where the page was scrolled to.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(200);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (name: string): Promise<void> => screenshotIfAsked(page, name);
 
-/**
- * Waits until `settled` or until the admin app asks for the password (step-up), which it answers;
- * true when it was asked.
- */
-async function stepUpIfAsked(settled: () => Promise<unknown>): Promise<boolean> {
-  const password = page.locator("dialog.mss-dialog input[type=password]");
-  const asked = await Promise.race([
-    password.waitFor({ state: "visible", timeout: 20_000 }).then(
-      () => true,
-      () => false,
-    ),
-    settled().then(
-      () => false,
-      () => false,
-    ),
-  ]);
-  if (asked) {
-    await password.fill(TEST_PASSWORD);
-    await page.locator("dialog.mss-dialog button[type=submit]").click();
-    await password.waitFor({ state: "detached" });
-  }
-  await settled();
-  return asked;
-}
+const stepUpIfAsked = (settled: () => Promise<unknown>): Promise<boolean> => answerStepUp(page, TEST_PASSWORD, settled);
 
 async function openSection(): Promise<void> {
   const target = `${gateway.url}/mss-login/admin#nsfw`;
@@ -122,11 +89,8 @@ beforeAll(async () => {
     expect(((await tagged.json()) as { verdict: { nsfw: boolean } }).verdict.nsfw).toBe(true);
   }
   browser = await launchBrowser();
-  opened = await isolatedContext(browser, gateway.url, DESKTOP);
   // The owner (the gateway's test account) signs in, enrolling the second factor owners need.
-  const { cookie } = await signInEnrolling(gateway.url, gateway.account.username, TEST_PASSWORD);
-  const [name, ...value] = cookie.split("=");
-  await opened.context.addCookies([{ name: name!, value: value.join("="), url: gateway.url }]);
+  opened = await ownerContext(browser, gateway.url, gateway.account.username, TEST_PASSWORD, DESKTOP);
   page = await opened.context.newPage();
 }, 60_000);
 

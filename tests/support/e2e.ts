@@ -3,7 +3,8 @@
  * gateway as its own process, Chromium, and the checks every page must pass: nothing loaded
  * from outside the gateway, and an axe-core scan of form labels and contrast.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createRequire } from "node:module";
 import * as OTPAuth from "otpauth";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -58,3 +59,49 @@ export function totpCode(base32Secret: string, offsetMs = 0): string {
 }
 
 export { launchBrowser };
+
+/** A full-page screenshot into MSS_SCREENSHOTS_DIR (`npm run screenshots`), from the top; nothing when unset. */
+export async function screenshotIfAsked(page: Page, name: string): Promise<void> {
+  const dir = process.env.MSS_SCREENSHOTS_DIR;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  // From the top: the navigation is sticky, and a full-page shot would show it where the page was scrolled to.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Waits until `settled` or until the admin app asks for the password (step-up), which it answers
+ * with `password`; true when it was asked.
+ */
+export async function stepUpIfAsked(page: Page, password: string, settled: () => Promise<unknown>): Promise<boolean> {
+  const field = page.locator("dialog.mss-dialog input[type=password]");
+  const asked = await Promise.race([
+    field.waitFor({ state: "visible", timeout: 20_000 }).then(
+      () => true,
+      () => false,
+    ),
+    settled().then(
+      () => false,
+      () => false,
+    ),
+  ]);
+  if (asked) {
+    await field.fill(password);
+    await page.locator("dialog.mss-dialog button[type=submit]").click();
+    await field.waitFor({ state: "detached" });
+  }
+  await settled();
+  return asked;
+}
+
+/** A browser context signed in as an owner (enrolling the second factor owners need), watching for foreign requests. */
+export async function ownerContext(browser: Browser, gatewayUrl: string, username: string, password: string, viewport: { width?: number; height?: number }): Promise<{ context: BrowserContext; foreign: string[] }> {
+  const opened = await isolatedContext(browser, gatewayUrl, viewport);
+  const { signInEnrolling } = await import("./gateway.ts");
+  const { cookie } = await signInEnrolling(gatewayUrl, username, password);
+  const [name, ...value] = cookie.split("=");
+  await opened.context.addCookies([{ name: name!, value: value.join("="), url: gatewayUrl }]);
+  return opened;
+}
