@@ -415,6 +415,17 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     return nsfw.guardView(request, viewer.username, { ...target.file, subfolder }, search);
   }
 
+  /** When each (user, address, refusal) was last written to the audit log: once a minute each, so a flood stays small. */
+  const deniedRecorded = new Map<string, number>();
+  function recordDenial(identity: Extract<Identity, { kind: "user" }>, ip: string, request: Request, code: string, path: string): void {
+    const key = `${identity.userId}|${ip}|${code}`;
+    const at = Date.now();
+    if ((deniedRecorded.get(key) ?? 0) > at - 60_000) return;
+    if (deniedRecorded.size > 10_000) deniedRecorded.clear();
+    deniedRecorded.set(key, at);
+    record({ action: "request.denied", outcome: "denied", actorId: identity.userId, actorName: identity.username, clientIp: ip, target: `${request.method} ${path}`.slice(0, 300), details: { refusal: code, sampled: "once a minute per user, address and refusal" } }, request);
+  }
+
   function decideFor(classified: ClassifiedRequest, identity: Identity): AccessDecision | Promise<AccessDecision> {
     const { route, path, request, client } = classified;
     if (identity.kind === "anonymous") {
@@ -441,6 +452,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     if (!decision.allow) {
       // Debug only: a flood of refusals must not become a flood of log lines (the audit log samples them).
       if (log.enabled("debug")) log.debug("request denied", { code: decision.code, method: request.method, path, client: client().ip });
+      recordDenial(identity, client().ip, request, decision.code, path);
       return { allow: false, status: decision.status, code: decision.code, message: decision.reason };
     }
     const principalKey = `user:${identity.userId}`;

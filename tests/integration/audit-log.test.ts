@@ -79,6 +79,16 @@ test("every write to the gateway's own API is recorded with its actor and outcom
   expect((await verify()).code).toBe(1); // still broken by the earlier hand edit: appending does not heal it
 });
 
+test("refused requests to ComfyUI are recorded, once a minute per user, address and refusal, so a flood stays small", async () => {
+  for (let i = 0; i < 5; i++) expect((await fetch(`${gateway.url}/internal/files/input`, { headers: { authorization: `Bearer ${gateway.account.token}`, "x-forwarded-for": "198.51.100.66" } })).status).toBe(403);
+  const db = new Database(join(gateway.dataDir, "mss-login.db"), { readonly: true });
+  const rows = db.query("select actor_name, client_ip, target, details from audit_events where action = 'request.denied'").all() as Array<Record<string, string>>;
+  db.close();
+  expect(rows).toHaveLength(1);
+  expect(rows[0]).toMatchObject({ actor_name: "tester", client_ip: "198.51.100.66", target: "GET /internal/files/input" });
+  expect(JSON.parse(rows[0]!.details!)).toMatchObject({ refusal: "ADMIN_ONLY" });
+});
+
 test("administrators read the log in filtered pages, export it as NDJSON or CSV, and see the chain check; others may not", async () => {
   const admin = { authorization: `Bearer ${owner.token}` };
   const get = async (path: string) => (await fetch(gateway.url + path, { headers: admin })).json() as Promise<Record<string, any>>;
