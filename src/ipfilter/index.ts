@@ -77,11 +77,9 @@ export function createIpFilter(options: { db: Db; log: Logger; config: () => Con
       const settings = options.config().ip_filter;
       if (settings.ban_after_failures === 0) return;
       const at = now();
-      const rules = store.current();
-      const standing = decide(client.ip, rules, at);
-      // Allow-listed and loopback clients are never banned (nor is an unreadable address written as a rule).
-      if (standing.allowed && standing.reason !== "no rule") return;
-      if (!standing.allowed || parseEntry(client.ip).ok === false) return;
+      // An unreadable address is never written as a rule; allow-listed and loopback clients are never banned.
+      const entry = parseEntry(client.ip);
+      if (!entry.ok || decide(entry.text, store.current(), at).reason !== "no rule") return;
       const windowStart = at - settings.ban_window_hours * 3600_000;
       const recent = (failures.get(client.ip) ?? []).filter((time) => time > windowStart);
       recent.push(at);
@@ -91,8 +89,6 @@ export function createIpFilter(options: { db: Db; log: Logger; config: () => Con
         failures.set(client.ip, recent);
         return;
       }
-      const entry = parseEntry(client.ip);
-      if (!entry.ok) return;
       const expiresAt = at + settings.ban_hours * 3600_000;
       const deviceId = deviceIdOf(request);
       store.add({ kind: "deny", range: entry.range, text: entry.text, expiresAt, reason: "failed sign-ins" }, deviceId);

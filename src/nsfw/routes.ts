@@ -313,7 +313,6 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
     const offset = Math.max(0, Number(params.get("offset") ?? "0") || 0);
     // Judged here (thresholds are live), walking the newest verdicts in pages.
     const thresholds = nsfw.thresholds();
-    const items: ReturnType<typeof describe>[] = [];
     const rows: VerdictRow[] = [];
     let skipped = 0;
     let scanned = 0;
@@ -330,7 +329,6 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
         if (rows.length < limit) rows.push(row);
       }
     }
-    for (const row of rows) items.push(describe(row));
     const owners = new Map<string, string | null>();
     const ownerName = (file: FileRef): string | null => {
       const id = files.ownerOfFile(file) ?? (isUserFolder(file.subfolder.split("/", 1)[0]!) ? file.subfolder.split("/", 1)[0]!.slice(2) : null);
@@ -343,7 +341,7 @@ export function nsfwRoutes(deps: NsfwRouteDeps) {
       offset,
       limit,
       scanned,
-      items: rows.map((row, index) => ({ file: { type: row.type, subfolder: row.subfolder, filename: row.filename }, owner: ownerName(row), ...items[index]! })),
+      items: rows.map((row) => ({ file: { type: row.type, subfolder: row.subfolder, filename: row.filename }, owner: ownerName(row), ...describe(row) })),
     });
   };
 

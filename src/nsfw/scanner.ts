@@ -72,7 +72,7 @@ export function versionOf(response: Response): string | null {
   return etag === null || etag === "" ? null : etag.replace(/^W\//, "");
 }
 
-export async function sha256Version(bytes: Uint8Array): Promise<string> {
+export function sha256Version(bytes: Uint8Array): string {
   const hasher = new Bun.CryptoHasher("sha256");
   hasher.update(bytes);
   return `sha256:${hasher.digest("hex")}`;
@@ -181,7 +181,7 @@ export function createScanner(options: ScannerOptions) {
       if (etag === null) return { unavailable: true, code: "CLASSIFIER_FAILED", message: "The file is larger than the classifier reads." };
       return store.save({ ...file, version: etag }, { ok: false, code: "TOO_LARGE", format: null }, now());
     }
-    const version = etag ?? (await sha256Version(bytes));
+    const version = etag ?? sha256Version(bytes);
     if (expected !== null && version !== expected) return { unavailable: true, code: "FILE_CHANGED", message: "The file changed while it was being checked." };
     return classifyAndStore({ ...file, version }, bytes, response.headers.get("content-type"), priority, timeoutMs);
   }

@@ -112,7 +112,7 @@ export function createViewGuard(options: ViewGuardOptions) {
       await discard(response);
       return refusal(request, 403, "NSFW_BLOCKED", "This file is too large to be checked, so it is not shown to your account.", { width: null, height: null });
     }
-    const outcome = await scanner.verdictForBytes({ ...file, version: await sha256Version(bytes) }, bytes.slice(), response.headers.get("content-type"), viewWaitMs);
+    const outcome = await scanner.verdictForBytes({ ...file, version: sha256Version(bytes) }, bytes.slice(), response.headers.get("content-type"), viewWaitMs);
     return decide(request, username, file, outcome) ?? guarded(response, bytes);
   }
 
