@@ -15,6 +15,7 @@ import sql0007 from "../../drizzle/0007_gateway_settings.sql" with { type: "text
 import sql0008 from "../../drizzle/0008_nsfw_verdicts.sql" with { type: "text" };
 import sql0009 from "../../drizzle/0009_ip_rules.sql" with { type: "text" };
 import sql0010 from "../../drizzle/0010_audit_log.sql" with { type: "text" };
+import sql0011 from "../../drizzle/0011_notify_and_downloads.sql" with { type: "text" };
 import { buildMigrations, type Migration } from "./migration.ts";
 
 /** SQL text by migration tag (the file name without `.sql`). */
@@ -30,6 +31,7 @@ export const EMBEDDED_SQL: Readonly<Record<string, string>> = {
   "0008_nsfw_verdicts": sql0008,
   "0009_ip_rules": sql0009,
   "0010_audit_log": sql0010,
+  "0011_notify_and_downloads": sql0011,
 };
 
 /** The journal as embedded, for the consistency test. */

@@ -15,3 +15,5 @@ export * from "../settings/tables.ts";
 export * from "../nsfw/tables.ts";
 export * from "../ipfilter/tables.ts";
 export * from "../audit/tables.ts";
+export * from "../notify/tables.ts";
+export * from "../downloads/tables.ts";
