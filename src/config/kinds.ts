@@ -202,3 +202,31 @@ export function secretText(minLength: number): Kind<string> {
     value.length >= minLength ? { value } : { problem: `must be at least ${minLength} characters` },
   );
 }
+
+/** A host name to allow, or `*.` and a domain (any host under it, not the domain itself). */
+export const hostPattern = text("a host name or *.domain", (value) => {
+  const lower = value.trim().toLowerCase();
+  const bare = lower.startsWith("*.") ? lower.slice(2) : lower;
+  if (!HOSTNAME.test(bare) || parseIp(bare) !== null || !bare.includes(".")) {
+    return { problem: "must be a host name with a dot (civitai.com) or *.domain (*.hf.co); IP addresses are not allowed" };
+  }
+  return { value: lower };
+});
+
+/**
+ * `name=origin` with a loopback origin, e.g. `civitai=http://127.0.0.1:4001`: for tests that
+ * point a download source at a local fake. Only loopback is accepted, so the setting cannot
+ * open a path into the rest of the network.
+ */
+export const loopbackSource = text("name=http://127.0.0.1:port", (value) => {
+  const match = /^([a-z][a-z0-9_-]{0,31})=(.+)$/.exec(value.trim());
+  if (match === null) return { problem: "must be name=origin, e.g. civitai=http://127.0.0.1:4001" };
+  const parsed = origin.fromText(match[2]!);
+  if (!parsed.ok) return { problem: parsed.problem };
+  const host = new URL(parsed.value).hostname.replace(/^\[|\]$/g, "");
+  const address = parseIp(host);
+  if (address === null || !(address.version === 4 ? address.bytes[0] === 127 : host === "::1")) {
+    return { problem: "must be a loopback origin (127.0.0.0/8 or [::1]) given as an IP address" };
+  }
+  return { value: `${match[1]}=${parsed.value}` };
+});

@@ -9,14 +9,17 @@ import { LOG_LEVELS } from "../log.ts";
 import {
   boolean,
   integer,
+  hostPattern,
   ipOrCidr,
   list,
   listenHost,
+  loopbackSource,
   oneOf,
   optional,
   origin,
   routePrefix,
   secretText,
+  text,
   upstreamUrl,
   type Kind,
 } from "./kinds.ts";
@@ -209,6 +212,29 @@ export const CONFIG_SCHEMA = {
     view_wait_ms: setting(MILLISECONDS, 15_000, "How long /view waits for a verdict that does not exist yet; past it the image is blocked for checked users."),
     max_image_bytes: setting(integer(1024, 1024 * 1024 * 1024, "bytes"), 64 * 1024 * 1024, "Largest file the classifier reads; a bigger image is blocked for checked users."),
     max_megapixels: setting(integer(1, 1000, "megapixels"), 64, "Largest image (width x height) the classifier decodes; a bigger one is blocked (decompression bombs)."),
+  },
+  downloads: {
+    models_dir: setting(
+      optional(text("an absolute directory path", (value) => (value.startsWith("/") || /^[A-Za-z]:[\\/]/.test(value) ? { value } : { problem: "must be an absolute path" }))),
+      null,
+      "ComfyUI's models directory (holding checkpoints/, loras/, ...); model downloads are off until it is set.",
+    ),
+    max_active: setting(integer(1, 50, "downloads"), 5, "Downloads running at once, all sources together."),
+    max_civitai: setting(integer(1, 50, "downloads"), 3, "CivitAI downloads running at once."),
+    max_huggingface: setting(integer(1, 50, "downloads"), 2, "Hugging Face downloads running at once."),
+    max_per_user: setting(integer(1, 1000, "downloads"), 20, "Downloads one user may have queued or running at once."),
+    max_bytes: setting(integer(1024 * 1024, Number.MAX_SAFE_INTEGER, "bytes"), 64 * 1024 ** 3, "Largest model file downloaded, in bytes (checked on the announced size and on the bytes received)."),
+    read_timeout_ms: setting(MILLISECONDS, 300_000, "A download that receives nothing for this long is retried (then failed)."),
+    allowed_hosts: setting(
+      list(hostPattern, "host names or *.domains"),
+      ["civitai.com", "civitai.red", "*.civitai.com", "huggingface.co", "hf.co", "*.huggingface.co", "*.hf.co", "*.r2.cloudflarestorage.com", "*.backblazeb2.com"],
+      "Hosts downloads may contact, including redirect targets (the sources' API hosts and their download CDNs).",
+    ),
+    test_sources: setting(
+      list(loopbackSource, "name=loopback origin pairs"),
+      NONE,
+      "Tests only: civitai=, huggingface= or cdn=http://127.0.0.1:port points a source at a local fake (loopback only).",
+    ),
   },
   secret_key: setting(
     optional(secretText(32)),

@@ -1,4 +1,6 @@
 /** Configuration of a fake ComfyUI instance (spec §10.1) and its defaults. */
+import { readdirSync } from "node:fs";
+import { basename, join, sep } from "node:path";
 
 export type Profile = "v0.3" | "v0.38";
 export type ExecutionMode = "auto" | "manual";
@@ -42,6 +44,11 @@ export interface FakeComfyUIOptions {
    */
   models?: Record<string, string[]>;
   /**
+   * A models directory on disk (`<dir>/<folder>/<file>`), read at each request the way ComfyUI
+   * scans its folders: files with a model extension are listed after the `models` option's.
+   */
+  modelsDir?: string;
+  /**
    * Custom nodes' `WEB_DIRECTORY`s, module name → folder on disk: served under
    * `/extensions/<module>/…` and their `.js` files listed by `/api/extensions`, as ComfyUI does.
    */
@@ -73,6 +80,26 @@ export interface ResolvedOptions {
   logRequests: boolean;
 }
 
+/** ComfyUI's model file extensions (folder_paths.supported_pt_extensions); hidden files are skipped. */
+const MODEL_FILE = /^[^.].*\.(ckpt|pt|pt2|bin|pth|safetensors|pkl|sft)$/i;
+
+/** The `models` option plus each folder's files on disk, read whenever a folder is looked up. */
+function modelsOnDisk(fixed: Record<string, string[]>, dir: string): Record<string, string[]> {
+  return new Proxy(fixed, {
+    get(target, folder) {
+      if (typeof folder !== "string") return undefined;
+      let onDisk: string[] = [];
+      try {
+        onDisk = readdirSync(join(dir, folder), { recursive: true, encoding: "utf8" }).filter((name) => MODEL_FILE.test(basename(name))).map((name) => name.split(sep).join("/"));
+      } catch {
+        // no such folder on disk
+      }
+      const listed = [...(target[folder] ?? []), ...onDisk];
+      return listed.length > 0 ? [...new Set(listed)] : undefined;
+    },
+  });
+}
+
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 
 export function resolveOptions(options: FakeComfyUIOptions = {}): ResolvedOptions {
@@ -92,7 +119,7 @@ export function resolveOptions(options: FakeComfyUIOptions = {}): ResolvedOption
     workMsPerMegapixel: options.workMsPerMegapixel ?? 25,
     users: options.users,
     userFiles: options.userFiles ?? {},
-    models: options.models ?? {},
+    models: options.modelsDir === undefined ? (options.models ?? {}) : modelsOnDisk(options.models ?? {}, options.modelsDir),
     customNodeWebDirs: options.customNodeWebDirs ?? {},
     seed: options.seed,
     now: options.now ?? Date.now,

@@ -146,10 +146,18 @@ export interface SpawnedGateway extends AuthedClient {
  */
 export async function spawnGateway(
   upstreamUrl: string,
-  options: { command?: string[]; cwd?: string; env?: Record<string, string>; flags?: string[]; sfwCheck?: boolean } = {},
+  options: {
+    command?: string[];
+    cwd?: string;
+    env?: Record<string, string>;
+    flags?: string[];
+    sfwCheck?: boolean;
+    /** Start on an earlier gateway's data (a restart): its directory and account; stop() keeps it. */
+    reuse?: { dataDir: string; account: TestAccount };
+  } = {},
 ): Promise<SpawnedGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
-  const account = await createTestAccount(dataDir, "tester", "user", options.sfwCheck === undefined ? {} : { sfwCheck: options.sfwCheck });
+  const dataDir = options.reuse?.dataDir ?? mkdtempSync(join(tmpdir(), "mss-test-"));
+  const account = options.reuse?.account ?? (await createTestAccount(dataDir, "tester", "user", options.sfwCheck === undefined ? {} : { sfwCheck: options.sfwCheck }));
   const command = options.command ?? [process.execPath, join(import.meta.dir, "../../src/main.ts")];
   const child = Bun.spawn(
     [...command, "serve", "--host", "127.0.0.1", "--port", "0", "--upstream", upstreamUrl, "--data-dir", dataDir, ...(options.flags ?? [])],
@@ -183,7 +191,7 @@ export async function spawnGateway(
     async stop() {
       child.kill("SIGTERM");
       await child.exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (options.reuse === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

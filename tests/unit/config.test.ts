@@ -78,6 +78,17 @@ describe("defaults", () => {
         max_image_bytes: 67108864,
         max_megapixels: 64,
       },
+      downloads: {
+        models_dir: null,
+        max_active: 5,
+        max_civitai: 3,
+        max_huggingface: 2,
+        max_per_user: 20,
+        max_bytes: 64 * 1024 ** 3,
+        read_timeout_ms: 300000,
+        allowed_hosts: ["civitai.com", "civitai.red", "*.civitai.com", "huggingface.co", "hf.co", "*.huggingface.co", "*.hf.co", "*.r2.cloudflarestorage.com", "*.backblazeb2.com"],
+        test_sources: [],
+      },
       password: { min_length: 12, argon2_memory_kib: 19456, argon2_time_cost: 2 },
       sessions: { idle_hours: 12, absolute_days: 7, remember_days: 30, admin_idle_minutes: 30, step_up_minutes: 5 },
       regulation: {
