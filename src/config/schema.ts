@@ -93,6 +93,11 @@ export const CONFIG_SCHEMA = {
     NONE,
     "Reverse proxies (IPs/CIDRs) whose X-Forwarded-For is believed; empty = trust none.",
   ),
+  client_ip_header: setting(
+    oneOf(["x-forwarded-for", "x-real-ip", "cf-connecting-ip"] as const),
+    "x-forwarded-for",
+    "The header trusted_proxies put the client's address in (read from them only): x-forwarded-for (right to left), x-real-ip, or cf-connecting-ip (Cloudflare).",
+  ),
   public_origins: setting(
     list(origin, "origins like https://comfy.example.com"),
     NONE,

@@ -1,8 +1,10 @@
 /**
  * Step 1 of the request flow: who is the client? The socket's peer, unless that peer is one of
- * the operator's trusted reverse proxies; then `X-Forwarded-For` is read from the right, past
- * trusted hops, and the first untrusted address is the client. Forwarding headers from anyone
- * else are ignored: they are the first thing an attacker forges.
+ * the operator's trusted reverse proxies; then the one header the operator named
+ * (`client_ip_header`) is read: `X-Forwarded-For` from the right, past trusted hops, the first
+ * untrusted address being the client; or `X-Real-IP` / Cloudflare's `CF-Connecting-IP`, one
+ * address the proxy sets. Forwarding headers from anyone else are ignored: they are the first
+ * thing an attacker forges.
  */
 import { formatIp, parseIp, parseIpRange, type IpAddress, type IpRange } from "../config/ip.ts";
 
@@ -43,7 +45,10 @@ function parseForwardedEntry(text: string): IpAddress | null {
   return address === null ? null : unmapped(address);
 }
 
-export function createClientResolver(trustedProxies: readonly string[]): (socketAddress: string | null, headers: Headers) => ClientInfo {
+/** The header a trusted proxy puts the client's address in. */
+export type ClientIpHeader = "x-forwarded-for" | "x-real-ip" | "cf-connecting-ip";
+
+export function createClientResolver(trustedProxies: readonly string[], clientIpHeader: ClientIpHeader = "x-forwarded-for"): (socketAddress: string | null, headers: Headers) => ClientInfo {
   const trusted: IpRange[] = [];
   for (const text of trustedProxies) {
     const parsed = parseIpRange(text);
@@ -59,8 +64,16 @@ export function createClientResolver(trustedProxies: readonly string[]): (socket
 
     const protoHeader = headers.get("x-forwarded-proto");
     const secure = protoHeader !== null && protoHeader.split(",").at(-1)?.trim().toLowerCase() === "https";
-    // One header only: a proxy that sets X-Forwarded-For also passes on the client's own
-    // X-Real-IP untouched, so reading that as a fallback would let clients choose their address.
+    // One header only, the one configured: a proxy that sets X-Forwarded-For passes the client's
+    // own X-Real-IP or CF-Connecting-IP on untouched, so reading another header as a fallback
+    // would let clients choose their address.
+    if (clientIpHeader !== "x-forwarded-for") {
+      const value = headers.get(clientIpHeader);
+      if (value === null) return { ...direct, secure };
+      // The proxy sets exactly one address; anything else (a list, garbage) leaves the client unknown.
+      const address = value.includes(",") ? null : parseForwardedEntry(value);
+      return { ip: address === null ? "unknown" : formatIp(address), secure, viaProxy: true };
+    }
     const forwarded = headers.get("x-forwarded-for");
     if (forwarded === null) return { ...direct, secure };
     const hops = forwarded.split(",");

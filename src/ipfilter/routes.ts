@@ -26,12 +26,18 @@ export interface IpFilterRouteDeps {
 }
 
 const MAX_ENTRIES = 10_000;
+/** The fields of a PUT; `your_ip` is accepted back from a GET and ignored. */
+const LIST_KEYS: ReadonlySet<string> = new Set(["whitelist", "blacklist", "locked_devices", "your_ip"]);
 const MAX_HOURS = 24 * 365 * 10;
 
 /** The request's lists, validated whole: the rules, or every problem found. */
 export function parseLists(body: Record<string, unknown>, now: number): { ok: true; rules: RuleInput[] } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   const rules: RuleInput[] = [];
+  // A misspelt key ("allowlist") must not pass as "no rules": that would clear them.
+  const unknown = Object.keys(body).filter((key) => !LIST_KEYS.has(key));
+  if (unknown.length > 0) return { ok: false, problems: [`unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((key) => JSON.stringify(key.slice(0, 40))).join(", ")} (send whitelist, blacklist, locked_devices)`] };
+  if (body.whitelist === undefined && body.blacklist === undefined) return { ok: false, problems: ["send whitelist and/or blacklist (the lists replace the current ones)"] };
   const whitelist = body.whitelist ?? [];
   const blacklist = body.blacklist ?? [];
   if (!Array.isArray(whitelist) || !Array.isArray(blacklist)) return { ok: false, problems: ["whitelist and blacklist must be lists"] };

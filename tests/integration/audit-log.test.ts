@@ -16,7 +16,8 @@ let owner: TestAccount;
 
 beforeAll(async () => {
   fake = await startFakeComfyUI({ multiUser: true });
-  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_TRUSTED_PROXIES: "127.0.0.1" });
+  // This file edits an audit row by hand to show the check catches it.
+  gateway = await startTestGateway(fake.url, [], { MSS_LOGIN_TRUSTED_PROXIES: "127.0.0.1" }, undefined, { auditTamperedOnPurpose: true });
   owner = await createTestAccount(gateway.dataDir, "olga", "owner");
 });
 afterAll(async () => {

@@ -9,6 +9,18 @@ import { createLogger } from "../../src/log.ts";
 import { createApiTokenStore } from "../../src/auth/api-tokens.ts";
 import { createUser } from "../../src/auth/users.ts";
 import type { Role } from "../../src/rbac/policy.ts";
+import { createAuditLog } from "../../src/audit/log.ts";
+import type { Db } from "../../src/db/index.ts";
+
+/**
+ * Every test gateway's audit chain must still verify when it stops, so a run of the whole
+ * suite proves that nothing the gateway does (hundreds of gateways, every kind of event)
+ * breaks the chain. A test that edits rows on purpose says so with `auditTamperedOnPurpose`.
+ */
+export function assertAuditChainIntact(db: Db, where: string): void {
+  const result = createAuditLog(db).verify();
+  if (!result.ok) throw new Error(`the audit chain of the test gateway in ${where} is broken at entry ${result.brokenId}: ${result.problem}`);
+}
 
 /**
  * Cheap argon2 for tests (the gateway's own defaults cost tens of milliseconds per hash), and
@@ -85,7 +97,7 @@ export async function startTestGateway(
   flags: string[] = [],
   env: Record<string, string> = {},
   role: Role = "user",
-  options: { logLines?: string[]; sfwCheck?: boolean } = {},
+  options: { logLines?: string[]; sfwCheck?: boolean; auditTamperedOnPurpose?: boolean } = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
   const account = await createTestAccount(dataDir, "tester", role, options.sfwCheck === undefined ? {} : { sfwCheck: options.sfwCheck });
@@ -107,8 +119,12 @@ export async function startTestGateway(
     wsUrl: gateway.url.replace("http://", "ws://"),
     async stop() {
       await gateway.stop();
-      database.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      try {
+        if (options.auditTamperedOnPurpose !== true) assertAuditChainIntact(database.db, dataDir);
+      } finally {
+        database.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -191,7 +207,13 @@ export async function spawnGateway(
     async stop() {
       child.kill("SIGTERM");
       await child.exited;
-      if (options.reuse === undefined) rmSync(dataDir, { recursive: true, force: true });
+      const database = openDatabase(dataDir);
+      try {
+        assertAuditChainIntact(database.db, dataDir);
+      } finally {
+        database.close();
+        if (options.reuse === undefined) rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -28,9 +28,23 @@ describe("client address (checklist 5.2, items 16-19)", () => {
     expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "" })).ip).toBe("unknown");
   });
 
-  test("X-Real-IP is never read: a proxy that sets X-Forwarded-For passes the client's own X-Real-IP through", () => {
+  test("only the configured header is read: with X-Forwarded-For, a client's own X-Real-IP or CF-Connecting-IP passed through changes nothing", () => {
     const resolve = createClientResolver(["10.0.0.0/8"]);
-    expect(resolve("10.0.0.1", headers({ "x-real-ip": "6.6.6.6" })).ip).toBe("10.0.0.1");
+    expect(resolve("10.0.0.1", headers({ "x-real-ip": "6.6.6.6", "cf-connecting-ip": "6.6.6.7" })).ip).toBe("10.0.0.1");
+    expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "198.51.100.7", "x-real-ip": "6.6.6.6" })).ip).toBe("198.51.100.7");
+  });
+
+  test.each(["x-real-ip", "cf-connecting-ip"] as const)("with client_ip_header %s, that header is read from trusted peers only, one address", (header) => {
+    const resolve = createClientResolver(["10.0.0.0/8"], header);
+    expect(resolve("10.0.0.1", headers({ [header]: "198.51.100.7", "x-forwarded-for": "6.6.6.6" }))).toEqual({ ip: "198.51.100.7", secure: false, viaProxy: true });
+    expect(resolve("10.0.0.1", headers({ [header]: "[2001:db8::5]" })).ip).toBe("2001:db8::5");
+    // From anyone else it is the client's own claim.
+    expect(resolve("192.0.2.1", headers({ [header]: "198.51.100.7" })).ip).toBe("192.0.2.1");
+    // A list or garbage: the client is unknown, never the proxy.
+    expect(resolve("10.0.0.1", headers({ [header]: "6.6.6.6, 198.51.100.7" })).ip).toBe("unknown");
+    expect(resolve("10.0.0.1", headers({ [header]: "localhost" })).ip).toBe("unknown");
+    // Absent: the proxy itself is the client.
+    expect(resolve("10.0.0.1", headers({ "x-forwarded-for": "6.6.6.6" })).ip).toBe("10.0.0.1");
   });
 
   test("IPv6, IPv4-mapped addresses, brackets and ports are read canonically", () => {

@@ -78,6 +78,7 @@ describe("defaults", () => {
         max_image_bytes: 67108864,
         max_megapixels: 64,
       },
+      client_ip_header: "x-forwarded-for",
       downloads: {
         models_dir: null,
         max_active: 5,
