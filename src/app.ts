@@ -20,6 +20,8 @@ import { createIpFilter } from "./ipfilter/index.ts";
 import { ipFilterRoutes } from "./ipfilter/routes.ts";
 import { createAuditLog, type AuditEvent } from "./audit/log.ts";
 import { auditRoutes } from "./audit/routes.ts";
+import { createNotifier } from "./notify/index.ts";
+import { notifyRoutes } from "./notify/routes.ts";
 import { RelayRegistry, relayHandlers, type RelayData } from "./gateway/websocket-bridge.ts";
 import { healthRoutes } from "./health/health.ts";
 import type { Logger } from "./log.ts";
@@ -48,6 +50,7 @@ import { createSharedWorkflowStore } from "./isolation/shared-workflows.ts";
 import { userEnvRoutes, type UpstreamAsUser } from "./isolation/user-env-routes.ts";
 import { createModelGrantStore } from "./models/grants.ts";
 import { modelRoutes, type UpstreamJson } from "./models/model-routes.ts";
+import { createDownloads } from "./downloads/index.ts";
 import { deriveKey } from "./auth/secret-key.ts";
 import type { ClientInfo } from "./gateway/client-address.ts";
 import { VERSION } from "./version.ts";
@@ -152,7 +155,23 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     } catch (error) {
       log.error("audit: event not recorded", { action: event.action, error: error instanceof Error ? error.message : String(error) });
     }
+    notifier.audit(request === undefined ? event : { ...event, clientIp: event.clientIp ?? clientOf(request).ip });
   };
+  // ntfy notifications, fed by the audit events above, new outputs, start and stop (never awaited by a request).
+  const notifier = createNotifier({
+    db: database.db,
+    key: deriveKey(secret.key, "ntfy-token-encryption"),
+    log,
+    images: {
+      fetchFile: (file, signal) =>
+        fetch(`${upstream.origin}${upstream.basePath}/api/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })}`, { signal, headers: { "accept-encoding": "identity" } }),
+      guard: () => nsfw,
+      ownerOf: (file) => {
+        const userId = ownership.ownerOfFile(file);
+        return userId === null ? null : (getUserById(database.db, userId)?.username ?? null);
+      },
+    },
+  });
   // Allow and deny lists of client addresses (step 2 of the request flow).
   const ipFilter = createIpFilter({
     db: database.db,
@@ -181,7 +200,12 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       }),
   });
   // Who owns which prompt and file in ComfyUI's shared queue, history and folders.
-  const ownership = createOwnershipStore(database.db, { onNewFile: (file) => nsfw.fileReported(file) });
+  const ownership = createOwnershipStore(database.db, {
+    onNewFile: (file) => {
+      nsfw.fileReported(file);
+      notifier.fileReported(file);
+    },
+  });
   // Each user's WebSocket ids (gateway-minted upstream sids) and per-user event filtering.
   const sockets = createSocketDirectory({ ownership });
   // Who may see and use which model (defaults: everything, until an admin narrows a role).
@@ -230,7 +254,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
         return (credential.sessionJti === null || sessions.isLive(credential.sessionJti, at)) && (credential.apiTokenId === null || apiTokens.isLive(credential.apiTokenId, at));
     }
   };
-  const resolveClient = createClientResolver(config.trusted_proxies);
+  const resolveClient = createClientResolver(config.trusted_proxies, config.client_ip_header);
   /** Client facts of requests handed to the gateway's own routes (Elysia passes the same Request on). */
   const clients = new WeakMap<Request, ClientInfo>();
   const clientOf = (request: Request): ClientInfo => clients.get(request) ?? { ip: "unknown", secure: false, viaProxy: false };
@@ -271,6 +295,21 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     const response = await fetchUpstream(path);
     return { status: response.status, body: await response.json().catch(() => undefined) };
   };
+  // Model downloads from CivitAI and Hugging Face into ComfyUI's model folders.
+  const downloads = createDownloads({
+    db: database.db,
+    settings: () => settings.current().downloads,
+    apiKeyEncryptionKey: deriveKey(secret.key, "download-api-key-encryption"),
+    grants: modelGrants,
+    upstreamJson,
+    record: (event) => record(event),
+    ended: (job, username) => {
+      const name = job.filename ?? job.source;
+      if (job.status === "completed") notifier.emit("download_completed", { name, folder: job.folder, source: job.source, by: username, bytes: job.bytesDone });
+      else if (job.status === "failed") notifier.emit("download_failed", { name, folder: job.folder, source: job.source, by: username, error: job.errorCode ?? "failed" });
+    },
+    log,
+  });
   /** ComfyUI as one gateway user (their own comfy-user), for the admin's user-env actions. */
   const upstreamAsUser: UpstreamAsUser = async (user, path, init = {}) => {
     const comfyUser = await upstreamUsers.comfyUserFor(`user:${user.id}`, `mss_${user.username}`);
@@ -350,9 +389,11 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     )
     .use(groupsRoutes({ groups: groupsStore, guard, log, changed: () => relays.sweep() }))
     .use(modelRoutes({ db: database.db, grants: modelGrants, guard, allows: (role, key) => groupsStore.allows(role, key), upstreamJson, log }))
+    .use(downloads.routes({ guard, allows: (role, key) => groupsStore.allows(role, key) }))
     .use(userEnvRoutes({ db: database.db, guard, sharedWorkflows, upstreamAsUser, log }))
     .use(uiRoutes({ guard }))
     .use(auditRoutes({ audit, guard }))
+    .use(notifyRoutes({ notifier, guard, log, usernameOf: (userId) => getUserById(database.db, userId)?.username ?? null }))
     .use(
       ipFilterRoutes({
         store: ipFilter.store,
@@ -603,8 +644,11 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
 
   // After listening: loading the model (about half a second per worker) never delays the first answers.
   nsfw.startup();
+  // Downloads a previous run left queued or running go on (from their temporary files).
+  downloads.start();
   const url = `http://${config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host}:${server.port}`;
   log.info("gateway listening", { url, upstream: `${upstream.origin}${upstream.basePath}` });
+  notifier.emit("server_started", { version: VERSION, address: config.public_origins[0] ?? null });
   try {
     const setupLinkFile = join(config.data_dir, SETUP_LINK_FILE);
     const publicBase = config.public_origins[0] ?? url.replace("0.0.0.0", "localhost").replace("[::]", "localhost");
@@ -651,6 +695,10 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
       relays.stop();
       clearInterval(pruneTimer);
       upstream.client?.close();
+      await downloads.stop();
+      // "Stopping" gets one last attempt (3 s at most), with whatever else is still waiting.
+      notifier.emit("server_stopped", { version: VERSION });
+      await notifier.stop();
       await nsfw.close();
     },
   };

@@ -14,6 +14,7 @@ import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { compiledGateway } from "../support/compiled-binary.ts";
 import { createTestAccount, spawnGateway, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
 import { modelBytes, sha256Hex, startFakeModelSources, type FakeModelSources } from "../support/fake-model-sources.ts";
+import { decodeHeader, startFakeNtfy } from "../support/fake-ntfy.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
 import { createGroupsStore } from "../../src/rbac/groups-store.ts";
 import { createModelGrantStore } from "../../src/models/grants.ts";
@@ -273,6 +274,31 @@ describe("queue caps, cancel and restart", () => {
     expect(Number(/\d+/.exec(resumedFrom!)![0])).toBeGreaterThan(0);
     expect(leftovers("checkpoints")).toEqual([]);
   }, 90_000);
+});
+
+test("a finished and a failed download are announced over ntfy; its token never appears in the binary's log", async () => {
+  const ntfy = await startFakeNtfy();
+  const ntfyToken = "tk_downloads_test_token_123456";
+  ntfy.requireToken(ntfyToken);
+  try {
+    const owner = await createTestAccount(dataDir, "olga", "owner");
+    const configured = await asUser(owner)("/mss-login/api/notifications", { method: "PUT", body: JSON.stringify({ enabled: true, server_url: ntfy.url, topic: "mss-downloads", token: ntfyToken }) });
+    expect(configured.status).toBe(200);
+    const good = (await (await post(`${API}/download`, { source: "huggingface", repo_id: "org/repo", filename: "hf-model.safetensors", subfolder: "sub", folder_type: "loras" })).json()) as { job_id: string };
+    expect((await finished(good.job_id)).status).toBe("completed");
+    const bad = (await (await post(`${API}/download`, { source: "civitai", model_version_id: 2, folder_type: "loras" })).json()) as { job_id: string };
+    expect((await finished(bad.job_id)).status).toBe("failed");
+    const pushes = await ntfy.waitFor(2, 10_000);
+    const titles = pushes.map((push) => decodeHeader(push.headers.title));
+    expect(titles.some((title) => /download/i.test(title))).toBe(true);
+    expect(pushes.map((push) => push.text).join("\n")).toContain("hf-model.safetensors");
+    expect(pushes.map((push) => push.text).join("\n")).toContain("HASH_MISMATCH");
+    expect(pushes.every((push) => push.headers.authorization === `Bearer ${ntfyToken}`)).toBe(true);
+    expect(gateway.log()).not.toContain(ntfyToken);
+    expect((await asUser(owner)("/mss-login/api/notifications", { method: "PUT", body: JSON.stringify({ enabled: false }) })).status).toBe(200);
+  } finally {
+    await ntfy.stop();
+  }
 });
 
 test("each ended download is in the audit log with URL, size, hash and requester, and the chain verifies", async () => {
