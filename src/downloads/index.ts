@@ -78,10 +78,14 @@ export function createDownloads(options: DownloadsOptions) {
       requested_by: job.requestedBy === job.userId ? username : (getUserById(db, job.requestedBy)?.username ?? job.requestedBy),
     };
     if (job.status === "completed" && job.filename !== null) {
-      // Under model isolation the user sees only granted models: the download is theirs.
-      options.grants.grant({ grantee: { kind: "user", userId: job.userId }, folder: job.folder, itemName: job.filename, grantedBy: null });
       log.info("downloads: completed", { job: job.id, user: username, destination: `${job.folder}/${job.filename}`, bytes: job.bytesDone });
       options.record({ action: "download.completed", outcome: "success", actorId: job.userId, actorName: username, target: `${job.folder}/${job.filename}`, details });
+      // Under model isolation the user sees only granted models: the download is theirs (a grant
+      // left from an earlier download of the same name stays as it is).
+      const grantee = { kind: "user", userId: job.userId } as const;
+      if (!options.grants.listFor(grantee).some((grant) => grant.folder === job.folder && grant.itemName === job.filename)) {
+        options.grants.grant({ grantee, folder: job.folder, itemName: job.filename, grantedBy: null });
+      }
     } else {
       log.info(`downloads: ${job.status}`, { job: job.id, user: username, code: job.errorCode });
       options.record({
@@ -109,11 +113,23 @@ export function createDownloads(options: DownloadsOptions) {
         queue,
         keys,
         folders,
+        modelsIn: async (folder) => {
+          try {
+            const answer = await options.upstreamJson(`/api/models/${encodeURIComponent(folder)}`);
+            return Array.isArray(answer.body) ? answer.body.filter((name): name is string => typeof name === "string") : [];
+          } catch {
+            return []; // ComfyUI down: the folder on disk is still checked
+          }
+        },
         enabled: () => options.settings().models_dir !== null,
         limits: () => options.settings(),
         log,
       }),
-    start: () => queue.start(),
+    start: () => {
+      const testSources = options.settings().test_sources;
+      if (testSources.length > 0) log.warn("downloads: downloads.test_sources is set; it is for tests only and sends download requests (and API keys) to local fakes over plain http", { test_sources: testSources.join(",") });
+      queue.start();
+    },
     stop: () => queue.stop(),
   };
 }

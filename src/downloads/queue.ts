@@ -103,6 +103,8 @@ function statusError(status: number, what: string): DownloadError {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
 function sha256Of(value: unknown): string | null {
   if (typeof value !== "string") return null;
   const bare = value.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
@@ -114,18 +116,19 @@ interface CivitaiFile {
   sizeKB?: unknown;
   type?: unknown;
   primary?: unknown;
-  hashes?: { SHA256?: unknown };
-  metadata?: { format?: unknown; size?: unknown; fp?: unknown };
+  hashes?: unknown;
+  metadata?: unknown;
 }
 
 /** The file of a CivitAI version that the request's filters (or `primary`) pick. */
 function chooseCivitaiFile(files: CivitaiFile[], query: CivitaiFileQuery): CivitaiFile | null {
+  const meta = (file: CivitaiFile): Record<string, unknown> => (isObject(file.metadata) ? file.metadata : {});
   const matches = files.filter(
     (file) =>
       (query.type === undefined || file.type === query.type) &&
-      (query.format === undefined || file.metadata?.format === query.format) &&
-      (query.size === undefined || file.metadata?.size === query.size) &&
-      (query.fp === undefined || file.metadata?.fp === query.fp),
+      (query.format === undefined || meta(file).format === query.format) &&
+      (query.size === undefined || meta(file).size === query.size) &&
+      (query.fp === undefined || meta(file).fp === query.fp),
   );
   return matches.find((file) => file.primary === true) ?? matches[0] ?? null;
 }
@@ -137,6 +140,15 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
   const running = new Map<string, Running>();
   let stopping = false;
 
+  /** Whether another queued or running job writes the same file. */
+  const otherActiveJob = (job: Pick<JobRow, "id" | "folder" | "filename">): boolean =>
+    job.filename !== null &&
+    db
+      .select({ id: downloadJobs.id })
+      .from(downloadJobs)
+      .where(and(eq(downloadJobs.folder, job.folder), eq(downloadJobs.filename, job.filename), inArray(downloadJobs.status, ["queued", "running"])))
+      .all()
+      .some((row) => row.id !== job.id);
   const get = (id: string): JobRow | undefined => db.select().from(downloadJobs).where(eq(downloadJobs.id, id)).get();
   const update = (id: string, values: Partial<JobRow>): void => {
     db.update(downloadJobs).set(values).where(eq(downloadJobs.id, id)).run();
@@ -165,7 +177,12 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
       counts.total++;
       counts[source]++;
       update(job.id, { status: "running", startedAt: job.startedAt ?? now() });
-      void run(job.id);
+      run(job.id).catch((error: unknown) => {
+        // run() ends every job itself; this is the last line of defence so a slot is never held forever.
+        log.error("downloads: a job's runner failed", { job: job.id, error: error instanceof Error ? error.message : String(error) });
+        running.delete(job.id);
+        if (!stopping) update(job.id, { status: "failed", errorCode: "INTERNAL_ERROR", error: "The download failed inside the gateway.", finishedAt: now() });
+      });
     }
   }
 
@@ -191,7 +208,8 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     let dir: string | null = null;
     try {
       dir = folderDir(settings, job.folder);
-      const key = await options.apiKey(job.userId, job.source as Source);
+      // The requester's own key: downloading for someone else never spends their key.
+      const key = await options.apiKey(job.requestedBy, job.source as Source);
       for (let attempt = 1; ; attempt++) {
         try {
           job = get(id)!;
@@ -210,9 +228,20 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
       const failure = state.abort.signal.aborted && !stopping ? new DownloadError("CANCELLED", "The download was cancelled.") : asDownloadError(error);
       if (stopping) return;
       job = get(id)!;
-      if (dir !== null && job.filename !== null) rmSync(partPath(dir, job), { force: true });
+      if (dir !== null && job.filename !== null) removePart(partPath(dir, job));
       if (failure.code === "CANCELLED") end(id, { status: "cancelled", errorCode: "CANCELLED", error: "Cancelled." });
       else end(id, { status: "failed", errorCode: failure.code, error: failure.message.slice(0, 500) });
+    } finally {
+      running.delete(id);
+    }
+  }
+
+  /** Deletes a temporary file; a failure to do so is logged, never allowed to keep a job from ending. */
+  function removePart(path: string): void {
+    try {
+      rmSync(path, { force: true });
+    } catch (error) {
+      log.warn("downloads: a temporary file could not be removed", { path, error: error instanceof Error ? error.message : String(error) });
     }
   }
 
@@ -242,24 +271,33 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     };
     let versionId = target.versionId;
     if (versionId === null) {
-      const model = (await getJson(`/api/v1/models/${target.modelId}`, "CivitAI")) as { modelVersions?: { id?: unknown }[] };
-      const first = model.modelVersions?.[0]?.id;
+      const model = await getJson(`/api/v1/models/${target.modelId}`, "CivitAI");
+      const versions = isObject(model) && Array.isArray(model.modelVersions) ? (model.modelVersions as unknown[]) : [];
+      const first = isObject(versions[0]) ? versions[0].id : undefined;
       if (typeof first !== "number" || !Number.isSafeInteger(first) || first <= 0) throw new DownloadError("SOURCE_BAD_ANSWER", "CivitAI listed no version of this model.");
       versionId = first;
     }
-    const version = (await getJson(`/api/v1/model-versions/${versionId}`, "CivitAI")) as { files?: CivitaiFile[] };
-    const file = chooseCivitaiFile(Array.isArray(version.files) ? version.files : [], target.query);
+    const version = await getJson(`/api/v1/model-versions/${versionId}`, "CivitAI");
+    const listed = isObject(version) && Array.isArray(version.files) ? (version.files as unknown[]).filter(isObject) : [];
+    const file = chooseCivitaiFile(listed as CivitaiFile[], target.query);
     if (file === null) throw new DownloadError("SOURCE_NOT_FOUND", "This CivitAI version has no file matching the request.");
     const request = JSON.parse(job.requestJson) as DownloadTarget;
-    const values: Partial<JobRow> = {
-      requestJson: JSON.stringify({ ...request, versionId }),
-      expectedSha256: sha256Of(file.hashes?.SHA256),
-    };
-    if (job.filename === null) values.filename = checkFilename(String(file.name ?? ""), "the file name CivitAI gave");
+    const values: Partial<JobRow> = { requestJson: JSON.stringify({ ...request, versionId }) };
+    const published = sha256Of(isObject(file.hashes) ? file.hashes.SHA256 : null);
+    // A stored hash is never dropped; a different one means the file changed at the source.
+    if (published !== null && published !== job.expectedSha256) {
+      if (job.expectedSha256 !== null && job.filename !== null) removePart(partPath(folderDir(settings, job.folder), job));
+      values.expectedSha256 = published;
+    }
+    if (job.filename === null) {
+      if (typeof file.name !== "string") throw new DownloadError("SOURCE_BAD_ANSWER", "CivitAI gave the file no name.");
+      values.filename = checkFilename(file.name, "the file name CivitAI gave");
+    }
     update(job.id, values);
     job = get(job.id)!;
     const query = new URLSearchParams();
-    const wanted = { type: target.query.type ?? file.type, format: target.query.format ?? file.metadata?.format, size: target.query.size ?? file.metadata?.size, fp: target.query.fp ?? file.metadata?.fp };
+    const metadata = isObject(file.metadata) ? file.metadata : {};
+    const wanted = { type: target.query.type ?? file.type, format: target.query.format ?? metadata.format, size: target.query.size ?? metadata.size, fp: target.query.fp ?? metadata.fp };
     for (const [name, value] of Object.entries(wanted)) if (typeof value === "string" && value !== "") query.set(name, value);
     // CivitAI gives the size in KB with decimals: a kilobyte of slack for the rounding.
     const announcedBytes = typeof file.sizeKB === "number" && file.sizeKB > 0 ? Math.ceil(file.sizeKB * 1024) + 1024 : null;
@@ -274,8 +312,15 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     mkdirSync(dir, { recursive: true });
     const finalPath = join(dir, filename);
     if (existsSync(finalPath)) throw new DownloadError("DESTINATION_EXISTS", `${job.folder}/${filename} exists already; it is not overwritten.`);
+    if (otherActiveJob(job)) throw new DownloadError("DESTINATION_BUSY", `Another download is writing ${job.folder}/${filename}.`);
     const part = partPath(dir, job);
-    const already = existsSync(part) ? statSync(part).size : 0;
+    // Resuming splices what the source sends now onto what it sent before: only done when a
+    // published hash will prove the result; otherwise the download starts over.
+    let already = existsSync(part) ? statSync(part).size : 0;
+    if (already > 0 && job.expectedSha256 === null) {
+      removePart(part);
+      already = 0;
+    }
     const apiHost = url.host;
     const { response, redirects } = await fetchOutbound({
       url,
@@ -298,7 +343,15 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     if (job.source === "huggingface") {
       const first = redirects[0]?.headers ?? response.headers;
       const published = sha256Of(first["x-linked-etag"]);
-      if (published !== null && job.expectedSha256 === null) update(job.id, { expectedSha256: published });
+      if (published !== null && published !== job.expectedSha256) {
+        update(job.id, { expectedSha256: published });
+        if (already > 0) {
+          // The file changed at the source since the part was written: start over.
+          response.destroy();
+          removePart(part);
+          throw new DownloadError("SOURCE_CHANGED", "The file changed at the source; starting over.", true);
+        }
+      }
       const size = Number(first["x-linked-size"]);
       if (Number.isSafeInteger(size) && size >= 0) announced = size;
     }
@@ -306,14 +359,22 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     let total: number | null = null;
     const length = Number(response.headers["content-length"]);
     if (status === 206) {
-      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(response.headers["content-range"] ?? ""));
-      if (range === null || Number(range[1]) !== already) {
-        response.resume();
-        rmSync(part, { force: true });
+      // Exactly the rest of the same file: from our end to its end, of the size it had before.
+      const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(response.headers["content-range"] ?? ""));
+      const rangeTotal = range === null ? Number.NaN : Number(range[3]);
+      const fits =
+        range !== null &&
+        Number(range[1]) === already &&
+        Number(range[2]) === rangeTotal - 1 &&
+        (job.totalBytes === null || job.totalBytes === rangeTotal) &&
+        (!Number.isSafeInteger(length) || length === rangeTotal - already);
+      if (!fits) {
+        response.destroy();
+        removePart(part);
         throw new DownloadError("RANGE_REFUSED", "The source answered a different range; starting over.", true);
       }
       start = already;
-      total = range[3] === "*" ? null : Number(range[3]);
+      total = rangeTotal;
     } else if (Number.isSafeInteger(length) && length >= 0) {
       total = length;
     }
@@ -348,13 +409,19 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     } catch (error) {
       response.destroy();
       const failure = asDownloadError(error, url);
-      if (!failure.retryable) rmSync(part, { force: true });
+      if (!failure.retryable && !stopping) removePart(part);
       throw failure;
     } finally {
       await handle.close();
     }
     update(job.id, { bytesDone: state.bytesDone });
+    // A body without a length ends "cleanly" when the connection is cut, or when we abort it.
+    if (signal.aborted) throw new DownloadError("CANCELLED", "The download was cancelled.");
     if (total !== null && state.bytesDone < total) throw new DownloadError("CONNECTION_DROPPED", `The connection ended after ${state.bytesDone} of ${total} bytes.`, true);
+    if (total === null && get(job.id)!.expectedSha256 === null) {
+      removePart(part);
+      throw new DownloadError("UNVERIFIABLE", `${what} sent neither the file's length nor its hash, so a complete download cannot be told from a cut one.`);
+    }
     const sha256 = await hashFile(part);
     const expected = get(job.id)!.expectedSha256;
     if (expected !== null && expected !== sha256) {
@@ -374,7 +441,8 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
 
   return {
     /** Stores a queued job and starts it if the caps allow; the caller has checked permissions. */
-    enqueue(input: { userId: string; requestedBy: string; target: DownloadTarget; folder: string; filename: string | null }): JobRow {
+    /** `existing`: the folder's models as ComfyUI lists them (its other model paths included). */
+    enqueue(input: { userId: string; requestedBy: string; target: DownloadTarget; folder: string; filename: string | null; existing: readonly string[] }): JobRow {
       const settings = options.settings();
       folderDir(settings, input.folder); // refuses when downloads are off
       const open = db
@@ -383,9 +451,10 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
         .where(and(eq(downloadJobs.userId, input.userId), inArray(downloadJobs.status, ["queued", "running"])))
         .all().length;
       if (open >= settings.max_per_user) throw new DownloadError("TOO_MANY_DOWNLOADS", `You have ${open} downloads queued or running; the limit is ${settings.max_per_user}.`);
-      if (input.filename !== null && existsSync(join(folderDir(settings, input.folder), input.filename))) {
+      if (input.filename !== null && (existsSync(join(folderDir(settings, input.folder), input.filename)) || input.existing.includes(input.filename))) {
         throw new DownloadError("DESTINATION_EXISTS", `${input.folder}/${input.filename} exists already; it is not overwritten.`);
       }
+      if (otherActiveJob({ id: "", folder: input.folder, filename: input.filename })) throw new DownloadError("DESTINATION_BUSY", `Another download is writing ${input.folder}/${input.filename}.`);
       const id = randomBytes(16).toString("hex");
       db.insert(downloadJobs)
         .values({
@@ -419,11 +488,10 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
         active.abort.abort();
         return true;
       }
-      if (job.status === "queued") {
-        end(id, { status: "cancelled", errorCode: "CANCELLED", error: "Cancelled." });
-        return true;
-      }
-      return false;
+      // Queued, or "running" with no runner here (it died, or runs in another gateway process
+      // that is gone): ended at once.
+      end(id, { status: "cancelled", errorCode: "CANCELLED", error: "Cancelled." });
+      return true;
     },
     /** Progress figures of a running job (null otherwise). */
     progress(id: string): { bytesDone: number; totalBytes: number | null; speedBps: number; startedAt: number } | null {

@@ -26,6 +26,8 @@ export interface DownloadRouteDeps {
   allows(role: string, key: string): boolean;
   /** The model folders ComfyUI has (for validation and the folder picker). */
   folders(): Promise<string[]>;
+  /** The models ComfyUI lists in a folder (all its model paths), so none is shadowed by a download. */
+  modelsIn(folder: string): Promise<string[]>;
   /** Whether downloads are configured (downloads.models_dir set). */
   enabled(): boolean;
   limits(): { max_active: number; max_civitai: number; max_huggingface: number; max_bytes: number };
@@ -141,11 +143,12 @@ export function downloadRoutes(deps: DownloadRouteDeps) {
       const known = await deps.folders();
       if (!known.includes(parsed.folder)) return jsonError(400, "FOLDER_INVALID", `folder_type is one of ComfyUI's model folders: ${known.join(", ")}.`);
       const source = parsed.target.source;
-      if (source === "civitai" && !deps.keys.sourcesWithKeys(userId).includes("civitai")) {
+      // The requester's own key is used, also when downloading for someone else.
+      if (source === "civitai" && !deps.keys.sourcesWithKeys(caller.userId).includes("civitai")) {
         return jsonError(400, "API_KEY_REQUIRED", "No API key set for this source: add your CivitAI API key first (PUT …/model-download/api-keys).");
       }
       const filename = parsed.preferredFilename ?? (parsed.target.source === "huggingface" ? parsed.target.filename : null);
-      const job = deps.queue.enqueue({ userId, requestedBy: caller.userId, target: parsed.target, folder: parsed.folder, filename });
+      const job = deps.queue.enqueue({ userId, requestedBy: caller.userId, target: parsed.target, folder: parsed.folder, filename, existing: filename === null ? [] : await deps.modelsIn(parsed.folder) });
       deps.log.info("downloads: queued", { job: job.id, source, by: caller.username });
       return json({ status: "queued", job_id: job.id, job: view(job), stats: deps.queue.stats() });
     } catch (error) {

@@ -208,8 +208,10 @@ export async function fetchOutbound(request: OutboundRequest): Promise<OutboundR
     let next: URL;
     try {
       next = checkOutboundUrl(new URL(location, url), request.policy);
+      // A test fake is reachable from the fakes only: a real host can never redirect to loopback.
+      if (request.policy.testOrigins.has(next.origin) && !request.policy.testOrigins.has(url.origin)) throw new DownloadError("URL_HOST_NOT_ALLOWED", "A test source is reachable only from another test source.");
     } catch (error) {
-      const refusal = error as DownloadError;
+      const refusal = asDownloadError(error);
       throw new DownloadError("REDIRECT_NOT_ALLOWED", `${url.hostname} redirected somewhere downloads may not go: ${refusal.message}`);
     }
     url = next;

@@ -46,9 +46,10 @@ function bad(code: string, message: string): never {
 
 /** A model file name: one path segment, no control characters, a model extension. */
 export function checkFilename(name: string, what = "filename"): string {
-  if (typeof name !== "string" || name.length === 0 || name.length > 200) bad("FILENAME_INVALID", `${what} must be 1-200 characters.`);
+  // Bytes, not characters: file systems limit names to 255 bytes, and the temporary file adds 40.
+  if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name, "utf8") > 200) bad("FILENAME_INVALID", `${what} must be 1-200 bytes long (as UTF-8).`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f/\\:*?"<>|]/.test(name) || name === "." || name === ".." || name.startsWith(".")) {
+  if (/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069/\\:*?"<>|]/.test(name) || name === "." || name === ".." || name.startsWith(".")) {
     bad("FILENAME_INVALID", `${what} must be a plain file name (no folders, no control or reserved characters, not hidden).`);
   }
   if (!MODEL_EXTENSIONS.some((extension) => name.toLowerCase().endsWith(extension))) {
@@ -88,7 +89,12 @@ export function targetFromUrl(raw: unknown): DownloadTarget {
   if (url.username !== "" || url.password !== "") bad("URL_CREDENTIALS", "URLs with a user name or password are refused.");
   if (url.port !== "") bad("URL_PORT", "URLs with a port are refused.");
   const host = url.hostname.toLowerCase().replace(/^www\./, "");
-  const segments = url.pathname.split("/").filter((segment) => segment !== "").map((segment) => decodeURIComponent(segment));
+  let segments: string[];
+  try {
+    segments = url.pathname.split("/").filter((segment) => segment !== "").map((segment) => decodeURIComponent(segment));
+  } catch {
+    bad("URL_INVALID", "The URL's path has a broken %-escape.");
+  }
   if ((CIVITAI_HOSTS as readonly string[]).includes(host)) {
     const base = { source: "civitai" as const, host: host as CivitaiHost, query: {} };
     if (segments[0] === "models" && segments[1] !== undefined) {

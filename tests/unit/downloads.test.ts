@@ -146,6 +146,10 @@ describe("download requests", () => {
     expect(parse({ source: "huggingface", repo_id: "org/repo", filename: "a.safetensors", subfolder: "../../etc" })).toBe("SUBFOLDER_INVALID");
     expect(parse({ source: "huggingface", repo_id: "org/repo", filename: "a.safetensors", revision: "main/../../x" })).toBe("REVISION_INVALID");
     expect(parse({ url: "https://huggingface.co/org/repo/blob/main/a.safetensors", source: "civitai" })).toBe("SOURCE_MISMATCH");
+    // Bytes count, not characters: 90 emoji would pass a 200-character limit and break the file system's 255 bytes.
+    expect(parse({ source: "civitai", model_version_id: 1, preferred_filename: `${"😀".repeat(90)}.safetensors` })).toBe("FILENAME_INVALID");
+    expect(parse({ source: "civitai", model_version_id: 1, preferred_filename: "a\u202egnp.safetensors" })).toBe("FILENAME_INVALID");
+    expect(parse({ url: "https://huggingface.co/org/repo/blob/main/%E0%A4%A.safetensors" })).toBe("URL_INVALID");
   });
 
   test("the user's CivitAI host preference applies unless the request names one", () => {
