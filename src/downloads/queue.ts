@@ -387,7 +387,8 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
       throw new DownloadError("SIZE_MISMATCH", `The file is ${total} bytes, more than the ${announced} ${what} announced.`);
     }
     const ceiling = Math.min(total ?? Infinity, announced ?? Infinity);
-    state.totalBytes = total;
+    // For progress only: Hugging Face's announced size is exact when no length came.
+    state.totalBytes = total ?? (job.source === "huggingface" ? announced : null);
     state.bytesDone = start;
     update(job.id, { totalBytes: total, bytesDone: start });
     const handle = await open(part, start > 0 ? "a" : "w", 0o644);

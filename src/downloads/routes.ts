@@ -179,14 +179,17 @@ export function downloadRoutes(deps: DownloadRouteDeps) {
   }
 
   async function cancel(request: Request, id: string): Promise<Response> {
-    const caller = await downloader(request, true);
+    const caller = await deps.guard.signedIn(request, "run");
     if (caller instanceof Response) return caller;
     const job = visibleJob(caller, id);
     if (job === null) return jsonError(404, "JOB_NOT_FOUND", "No such download job.");
     if (job.userId !== caller.userId && job.requestedBy !== caller.userId) {
-      // Someone else's job: an admin write, with the step-up.
+      // Someone else's job: an admin write, with the step-up (no download permission needed).
       const admin = await deps.guard.admin(request, { write: true });
       if (admin instanceof Response) return admin;
+    } else {
+      const allowed = await downloader(request, true);
+      if (allowed instanceof Response) return allowed;
     }
     if (!deps.queue.cancel(job.id)) return jsonError(400, "JOB_ENDED", `This job has ${job.status} already and cannot be cancelled.`);
     return json({ status: "cancelling", job_id: job.id });

@@ -4,6 +4,7 @@
 // X-Linked-Size) and can misbehave on demand: a wrong hash, a dropped connection, a redirect
 // to a host downloads may not reach.
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
 
 export interface FakeModelFile {
   /** Bytes served. */
@@ -75,52 +76,57 @@ export function startFakeModelSources(options: { civitai?: CivitaiVersions; hugg
       cookie: request.headers.get("cookie"),
     });
 
-  const cdn = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(request) {
-      note("cdn", request);
-      const id = new URL(request.url).pathname.replace(/^\/blobs\//, "");
-      const file = blobs.get(id);
-      if (file === undefined) return new Response("no such blob", { status: 404 });
-      const total = file.content.length;
-      const range = /^bytes=(\d+)-$/.exec(request.headers.get("range") ?? "");
-      const start = range === null ? 0 : Number(range[1]);
-      if (start > total) return new Response(null, { status: 416, headers: { "content-range": `bytes */${total}` } });
-      const body = file.content.subarray(start);
-      const headers: Record<string, string> = { "content-type": "application/octet-stream", "content-length": String(body.length), "accept-ranges": "bytes" };
-      if (range !== null) headers["content-range"] = `bytes ${start}-${total - 1}/${total}`;
-      const status = range === null ? 200 : 206;
-      if (file.dropAfterBytes !== undefined && (file.drops ?? 0) > 0 && body.length > file.dropAfterBytes) {
-        file.drops = (file.drops ?? 0) - 1;
-        const head = body.subarray(0, file.dropAfterBytes);
-        // Send part of the body, then fail the stream: the connection ends before Content-Length.
-        const stream = new ReadableStream({
-          async pull(controller) {
-            controller.enqueue(head);
-            await Bun.sleep(20);
-            controller.error(new Error("dropped"));
-          },
-        });
-        return new Response(stream, { status, headers });
-      }
-      if (file.bytesPer50Ms !== undefined) {
-        const step = file.bytesPer50Ms;
-        let offset = 0;
-        const stream = new ReadableStream({
-          async pull(controller) {
-            if (offset >= body.length) return controller.close();
-            await Bun.sleep(50);
-            controller.enqueue(body.slice(offset, offset + step));
-            offset += step;
-          },
-        });
-        return new Response(stream, { status, headers });
-      }
-      return new Response(body, { status, headers });
-    },
+  // The CDN is a node:http server: it keeps Content-Length on a body written bit by bit (Bun.serve
+  // sends a streamed body chunked), as a real CDN does, so that throttled downloads have a size.
+  // Under Bun, listen() binds at once, so the port is known synchronously.
+  const cdn = createServer((request, response) => {
+    const header = (name: string): string | null => {
+      const value = request.headers[name];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    };
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    requests.push({ server: "cdn", method: request.method ?? "GET", path: url.pathname + url.search, authorization: header("authorization"), range: header("range"), cookie: header("cookie") });
+    const id = url.pathname.replace(/^\/blobs\//, "");
+    const file = blobs.get(id);
+    if (file === undefined) return void response.writeHead(404, { "content-type": "text/plain" }).end("no such blob");
+    const total = file.content.length;
+    const range = /^bytes=(\d+)-$/.exec(header("range") ?? "");
+    const start = range === null ? 0 : Number(range[1]);
+    if (start > total) return void response.writeHead(416, { "content-range": `bytes */${total}` }).end();
+    const body = file.content.subarray(start);
+    const headers: Record<string, string> = { "content-type": "application/octet-stream", "content-length": String(body.length), "accept-ranges": "bytes" };
+    if (range !== null) headers["content-range"] = `bytes ${start}-${total - 1}/${total}`;
+    const status = range === null ? 200 : 206;
+    if (file.dropAfterBytes !== undefined && (file.drops ?? 0) > 0 && body.length > file.dropAfterBytes) {
+      file.drops = (file.drops ?? 0) - 1;
+      // Send part of the body, then drop the connection: it ends before Content-Length.
+      response.writeHead(status, headers);
+      response.write(body.subarray(0, file.dropAfterBytes));
+      setTimeout(() => response.destroy(), 20);
+      return;
+    }
+    if (file.bytesPer50Ms !== undefined) {
+      const step = file.bytesPer50Ms;
+      let offset = 0;
+      response.writeHead(status, headers);
+      const timer = setInterval(() => {
+        if (response.destroyed) return clearInterval(timer);
+        if (offset >= body.length) {
+          clearInterval(timer);
+          return void response.end();
+        }
+        response.write(body.subarray(offset, offset + step));
+        offset += step;
+      }, 50);
+      response.on("close", () => clearInterval(timer));
+      return;
+    }
+    response.writeHead(status, headers).end(body);
   });
-  const cdnOrigin = `http://127.0.0.1:${cdn.port}`;
+  cdn.listen(0, "127.0.0.1");
+  const address = cdn.address();
+  if (address === null || typeof address === "string") throw new Error("the fake CDN did not bind a port");
+  const cdnOrigin = `http://127.0.0.1:${address.port}`;
   const blobOf = (id: string, file: FakeModelFile) => {
     blobs.set(id, file);
     return `${cdnOrigin}/blobs/${id}`;
@@ -139,7 +145,8 @@ export function startFakeModelSources(options: { civitai?: CivitaiVersions; hugg
     stop() {
       civitai.stop(true);
       huggingface.stop(true);
-      cdn.stop(true);
+      cdn.closeAllConnections();
+      cdn.close();
     },
   };
 

@@ -49,13 +49,13 @@ export function modal<T>(title: string, body: (close: (value: T | null) => void)
   });
 }
 
-export function confirmAction(title: string, message: string, confirmLabel = "Confirm", danger = false): Promise<boolean> {
+export function confirmAction(title: string, message: string, confirmLabel = "Confirm", danger = false, dismissLabel = "Cancel"): Promise<boolean> {
   return modal<boolean>(title, (close) => [
     h("p", {}, message),
     h(
       "div",
       { class: "mss-actions" },
-      h("button", { type: "button", class: "mss-btn", onclick: () => close(false) }, "Cancel"),
+      h("button", { type: "button", class: "mss-btn", onclick: () => close(false) }, dismissLabel),
       h("button", { type: "button", class: danger ? "mss-btn mss-danger" : "mss-btn mss-primary", onclick: () => close(true) }, confirmLabel),
     ),
   ]).then((value) => value === true);

@@ -1,6 +1,7 @@
 /**
  * The user's own page (/mss-login/me): who is signed in, and cards to change the password, set
- * up or remove two-factor authentication, manage API tokens and sign out sessions. Everything
+ * up or remove two-factor authentication, manage API tokens, sign out sessions and (where the
+ * role may) download models into ComfyUI's model folders. Everything
  * goes through the gateway's JSON API, which checks the caller on every call.
  */
 import { h, replace } from "../lib/dom.ts";
@@ -10,6 +11,7 @@ import { passwordCard } from "./password.ts";
 import { mfaCard } from "./mfa.ts";
 import { tokensCard } from "./tokens.ts";
 import { sessionsCard } from "./sessions.ts";
+import { downloadsCard } from "./downloads.ts";
 
 interface MeAnswer extends Me {
   username: string;
@@ -75,7 +77,7 @@ export async function mountMe(container: HTMLElement): Promise<void> {
       "main",
       { class: "mss-page-main mss-me-main" },
       h("h1", {}, "My account"),
-      h("div", { class: "mss-me-grid" }, passwordCard(me), mfaCard(me), h("div", { class: "mss-me-wide" }, tokensCard(me)), h("div", { class: "mss-me-wide" }, sessions.section)),
+      h("div", { class: "mss-me-grid" }, passwordCard(me), mfaCard(me), h("div", { class: "mss-me-wide" }, tokensCard(me)), h("div", { class: "mss-me-wide" }, sessions.section), downloadsCard(me)),
     ),
   );
 }

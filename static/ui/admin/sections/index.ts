@@ -10,6 +10,8 @@ import { settingsSection } from "./settings.ts";
 import { nsfwSection } from "./nsfw.ts";
 import { ipRulesSection } from "./ip-rules.ts";
 import { auditSection } from "./audit.ts";
+import { downloadsSection } from "./downloads.ts";
+import { notificationsSection } from "./notifications.ts";
 
 export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   usersSection,
@@ -19,4 +21,6 @@ export const BUILT_IN_SECTIONS: readonly AdminSection[] = [
   nsfwSection,
   ipRulesSection,
   auditSection,
+  downloadsSection,
+  notificationsSection,
 ];
