@@ -98,7 +98,9 @@
  *                                  decompression bombs: this file :: "63: decompression bombs: an upload whose header declares a huge pixel count is refused ..."
  *                                  NSFW on uploads: this file :: "63 / 5.11: the NSFW check runs on uploads of a checked user: ..." (+ nsfw-binary)
  *                                  size: this file :: "§10.8.12: an upload over the limit gets 413 through the upload interceptor, ..."
- *  64 model download            → TODO this file :: "64: ..." (no model-download feature in the gateway yet: issue 7)
+ *  64 model download            → folders and names: downloads-binary :: "a folder that is not one of ComfyUI's, or a path, is refused", the URL table ("…/..%2F..%2Fetc%2Fpasswd.safetensors → 400 FILENAME_INVALID"),
+ *                                  "an existing model is never overwritten"; unit downloads :: "bad fields are refused with their own codes"
+ *                                  (ComfyUI-Manager's own installer is custom.comfyui-manager: power and up, in the matrix)
  *
  * comfyui-api.md §10.8 gateway scenarios
  *   1 A's prompt invisible to B → queue/history/jobs: isolation :: "each user sees only their own queue and history; ...", "lists, details and cancels only the caller's jobs, ..."
@@ -1057,9 +1059,8 @@ describe("5.8 path traversal and uploads", () => {
     expect(fake.state.files.exists("input", `u-${B.userId}/big.png`)).toBe(false);
   });
 
-  // Not implemented: the gateway has no model-download feature yet (issue 7); ComfyUI-Manager's
-  // installer is custom.comfyui-manager, power and up.
-  test.todo("64: model downloads land only in allow-listed folders with safe names (issue 7)");
+  // 64 (model downloads land only in ComfyUI's folders, with safe names) is tested where the
+  // downloads are: tests/integration/downloads-binary.test.ts and tests/unit/downloads.test.ts.
 });
 
 // =============================================================================================

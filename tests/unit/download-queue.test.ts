@@ -21,6 +21,14 @@ interface Answer {
   slowMs?: number;
 }
 
+/** Bun's socket.write sends what fits and returns the count: the rest waits for room. */
+async function writeAll(socket: Socket<undefined>, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) {
+    offset += Math.max(0, socket.write(bytes.subarray(offset)));
+    if (offset < bytes.length) await Bun.sleep(1);
+  }
+}
+
 let cdn: TCPSocketListener<undefined>;
 let hf: ReturnType<typeof Bun.serve>;
 const script: ((range: string | null) => Answer)[] = [];
@@ -40,12 +48,14 @@ beforeAll(() => {
         if (next === undefined) return void socket.end("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         const answer = next(range);
         const lines = [`HTTP/1.1 ${answer.status} ${answer.status === 200 ? "OK" : "Partial Content"}`, "Connection: close", ...Object.entries(answer.headers).map(([name, value]) => `${name}: ${value}`)];
-        socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+        await writeAll(socket, Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"));
         const body = answer.cutAfter === undefined ? answer.body : answer.body.subarray(0, answer.cutAfter);
         for (let offset = 0; offset < body.length; offset += 4096) {
-          socket.write(body.subarray(offset, offset + 4096));
+          await writeAll(socket, body.subarray(offset, offset + 4096));
           if (answer.slowMs !== undefined) await Bun.sleep(answer.slowMs);
         }
+        // A cut comes a moment after the bytes: closed at once, Bun's client may drop what it had buffered.
+        if (answer.cutAfter !== undefined) await Bun.sleep(50);
         socket.end();
       },
     },
