@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { cleanEnv, runCommand } from "../support/cli.ts";
 import { compiledGateway } from "../support/compiled-binary.ts";
-import { createTestAccount, spawnGateway, TEST_ENV, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
+import { createTestAccount, fetchAs, spawnGateway, TEST_ENV, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
 
 let binary: string;
 let fake: FakeComfyUI;
@@ -28,13 +28,8 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-const asOwner = (path: string, init: RequestInit & { from?: string } = {}) => {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${owner.token}`);
-  headers.set("x-forwarded-for", init.from ?? "198.51.100.1");
-  if (typeof init.body === "string") headers.set("content-type", "application/json");
-  return fetch(gateway.url + path, { ...init, headers });
-};
+/** The owner, behind the proxy, at an allowed address. */
+const asOwner = (path: string, init: RequestInit = {}) => fetchAs(gateway.url, owner, path, { ...init, headers: { "x-forwarded-for": "198.51.100.1", ...(init.headers as Record<string, string> | undefined) } });
 const rules = async () => (await (await asOwner("/mss-login/api/ip-lists")).json()) as Record<string, unknown>;
 /** A user's request to ComfyUI as forwarded by the proxy, with the headers given. */
 const forwarded = (headers: Record<string, string>) => fetch(`${gateway.url}/api/queue`, { headers: { authorization: `Bearer ${gateway.account.token}`, ...headers } });

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { compiledGateway } from "../support/compiled-binary.ts";
-import { createTestAccount, spawnGateway, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
+import { createTestAccount, fetchAs, spawnGateway, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
 import { modelBytes, sha256Hex, startFakeModelSources, type FakeModelSources } from "../support/fake-model-sources.ts";
 import { decodeHeader, startFakeNtfy } from "../support/fake-ntfy.ts";
 import { applyMigrations, openDatabase } from "../../src/db/index.ts";
@@ -84,12 +84,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const asUser = (account: TestAccount) => (path: string, init: RequestInit = {}) => {
-  const headers = new Headers(init.headers);
-  headers.set("authorization", `Bearer ${account.token}`);
-  if (typeof init.body === "string") headers.set("content-type", "application/json");
-  return fetch(gateway.url + path, { ...init, headers });
-};
+const asUser = (account: TestAccount) => (path: string, init: RequestInit = {}) => fetchAs(gateway.url, account, path, init);
 const call = (path: string, init: RequestInit = {}) => asUser(tester)(path, init);
 const post = (path: string, body: unknown) => call(path, { method: "POST", body: JSON.stringify(body) });
 const API = "/mss-login/api/model-download";

@@ -12,7 +12,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { decodeHeader, startFakeNtfy, type FakeNtfy } from "../support/fake-ntfy.ts";
-import { createTestAccount, startTestGateway, TEST_PASSWORD, type TestAccount, type TestGateway } from "../support/gateway.ts";
+import { createTestAccount, fetchAs, startTestGateway, TEST_PASSWORD, type TestAccount, type TestGateway } from "../support/gateway.ts";
 import { until } from "../support/until.ts";
 
 const NTFY_TOKEN = "tk_integration_secret_0123456789abcdef";
@@ -41,12 +41,7 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-function call(who: TestAccount | null, path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (who !== null) headers.set("authorization", `Bearer ${who.token}`);
-  if (typeof init.body === "string") headers.set("content-type", "application/json");
-  return fetch(gateway.url + path, { ...init, headers });
-}
+const call = (who: TestAccount | null, path: string, init: RequestInit = {}) => fetchAs(gateway.url, who, path, init);
 const put = (who: TestAccount, body: unknown, path = PATH) => call(who, path, { method: "PUT", body: JSON.stringify(body) });
 const json = async (response: Response) => (await response.json()) as Record<string, any>;
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
 import { compiledGateway } from "../support/compiled-binary.ts";
-import { createTestAccount, spawnGateway, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
+import { createTestAccount, fetchAs, spawnGateway, type SpawnedGateway, type TestAccount } from "../support/gateway.ts";
 import { concatBytes, PNG_SIGNATURE, pngChunk, pngIhdr, safeImage } from "../support/nsfw-images.ts";
 import { until } from "../support/until.ts";
 
@@ -32,12 +32,7 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-function call(who: TestAccount | null, path: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (who !== null) headers.set("authorization", `Bearer ${who.token}`);
-  if (typeof init.body === "string") headers.set("content-type", "application/json");
-  return fetch(gateway.url + path, { ...init, headers });
-}
+const call = (who: TestAccount | null, path: string, init: RequestInit = {}) => fetchAs(gateway.url, who, path, init);
 /** A request body of bytes (typed for fetch). */
 const bytes = (data: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(data);
 const json = async (response: Response) => (await response.json()) as Record<string, any>;

@@ -4,11 +4,25 @@
  * Everything is built with `h`, so server data is always text.
  */
 import { errorText } from "../lib/api.ts";
-import { h, uid, type Child } from "../lib/dom.ts";
+import { h, replace, uid, type Child } from "../lib/dom.ts";
 
 /** A visible "Loading…" line (never a blank area while a section waits for the server). */
 export function loadingBox(text = "Loading…"): HTMLElement {
   return h("p", { class: "mss-muted mss-loading", role: "status" }, text);
+}
+
+/**
+ * A section's first load: a loading line, then the data; on failure the error box with "Try
+ * again" (calling `retry`) replaces the section, and the result is null.
+ */
+export async function loadFirst<T>(container: HTMLElement, texts: { loading: string; failed: string }, load: () => Promise<T>, retry: () => void): Promise<T | null> {
+  replace(container, loadingBox(texts.loading));
+  try {
+    return await load();
+  } catch (error) {
+    replace(container, errorBox(texts.failed, error, retry));
+    return null;
+  }
 }
 
 /** A box that says what failed, with the server's message and an optional "Try again". */

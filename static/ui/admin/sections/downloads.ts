@@ -26,7 +26,7 @@ import {
   type DownloadJob,
   type DownloadStats,
 } from "../../lib/downloads.ts";
-import { errorBox, focusByKey, keepingFocus, loadingBox, outcomeLine, plural } from "../parts.ts";
+import { focusByKey, keepingFocus, loadFirst, outcomeLine, plural } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
 
 interface AdminJobs {
@@ -62,15 +62,10 @@ function sizeText(job: DownloadJob): string {
 }
 
 async function renderDownloads(container: HTMLElement, context: AdminContext): Promise<void> {
-  replace(container, loadingBox("Loading the downloads…"));
-  let data: AdminJobs;
   const fetchJobs = () => api<AdminJobs>("GET", `${DOWNLOAD_API}/admin/jobs`);
-  try {
-    data = await fetchJobs();
-  } catch (error) {
-    replace(container, errorBox("Could not load the downloads", error, () => void renderDownloads(container, context)));
-    return;
-  }
+  const loaded = await loadFirst<AdminJobs>(container, { loading: "Loading the downloads…", failed: "Could not load the downloads" }, () => fetchJobs(), () => void renderDownloads(container, context));
+  if (loaded === null) return;
+  let data: AdminJobs = loaded;
   let filter: Filter = "all";
   const outcome = outcomeLine();
   /** Finished jobs said once (for screen readers), not at every refresh. */

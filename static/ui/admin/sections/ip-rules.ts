@@ -9,7 +9,7 @@
 import { api, ApiError } from "../../lib/api.ts";
 import { field, h, replace, uid } from "../../lib/dom.ts";
 import { confirmAction, notify } from "../../lib/ui.ts";
-import { badge, errorBox, focusByKey, keepingFocus, loadingBox, outcomeLine, plural, setFieldError } from "../parts.ts";
+import { badge, focusByKey, keepingFocus, loadFirst, outcomeLine, plural, setFieldError } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
 
 /** One deny entry of `GET /mss-login/api/ip-lists`. */
@@ -67,14 +67,9 @@ function allowLines(text: string): { entry: string; line: number }[] {
 const untilText = (seconds: number): string => new Date(seconds * 1000).toLocaleString();
 
 async function renderIpRules(container: HTMLElement, context: AdminContext): Promise<void> {
-  replace(container, loadingBox("Loading the IP rules…"));
-  let lists: IpLists;
-  try {
-    lists = await api<IpLists>("GET", PATH);
-  } catch (error) {
-    replace(container, errorBox("Could not load the IP rules", error, () => void renderIpRules(container, context)));
-    return;
-  }
+  const loaded = await loadFirst<IpLists>(container, { loading: "Loading the IP rules…", failed: "Could not load the IP rules" }, () => api<IpLists>("GET", PATH), () => void renderIpRules(container, context));
+  if (loaded === null) return;
+  let lists: IpLists = loaded;
   let keyCounter = 0;
   const nextKey = () => `deny-${++keyCounter}`;
   /** What is stored: the draft is compared with it for the unsaved-changes marker. */

@@ -9,7 +9,7 @@
 import { api, ApiError } from "../../lib/api.ts";
 import { field, h, replace, uid } from "../../lib/dom.ts";
 import { confirmAction, notify } from "../../lib/ui.ts";
-import { badge, checkboxField, errorBox, loadingBox, outcomeLine, plural, setFieldError, timeText } from "../parts.ts";
+import { badge, checkboxField, loadFirst, outcomeLine, plural, setFieldError, timeText } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
 
 type Priority = "min" | "low" | "default" | "high" | "urgent";
@@ -85,14 +85,9 @@ function tagProblem(tags: string[]): string | null {
 }
 
 async function renderNotifications(container: HTMLElement, context: AdminContext): Promise<void> {
-  replace(container, loadingBox("Loading the notification settings…"));
-  let saved: NotificationSettings;
-  try {
-    saved = await api<NotificationSettings>("GET", PATH);
-  } catch (error) {
-    replace(container, errorBox("Could not load the notification settings", error, () => void renderNotifications(container, context)));
-    return;
-  }
+  const loaded = await loadFirst<NotificationSettings>(container, { loading: "Loading the notification settings…", failed: "Could not load the notification settings" }, () => api<NotificationSettings>("GET", PATH), () => void renderNotifications(container, context));
+  if (loaded === null) return;
+  let saved: NotificationSettings = loaded;
   const editable = saved.can_edit;
   const outcome = outcomeLine();
 

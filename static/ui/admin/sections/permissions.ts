@@ -19,7 +19,7 @@ import {
   UI_KEYS,
   type PermissionMatrix,
 } from "../../../../src/rbac/permissions.ts";
-import { badge, errorBox, loadingBox, outcomeLine, plural, roleLabel, setFieldError, type BadgeKind } from "../parts.ts";
+import { badge, type BadgeKind, loadFirst, outcomeLine, plural, roleLabel, setFieldError } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
 
 type Risk = "high" | "medium" | "low" | "safeguard";
@@ -121,14 +121,9 @@ interface Cell {
 }
 
 async function renderPermissions(container: HTMLElement, context: AdminContext): Promise<void> {
-  replace(container, loadingBox("Loading the permission matrix…"));
-  let original: PermissionMatrix;
-  try {
-    original = (await api<{ groups: PermissionMatrix }>("GET", "/mss-login/api/groups")).groups;
-  } catch (error) {
-    replace(container, errorBox("Could not load the permissions", error, () => void renderPermissions(container, context)));
-    return;
-  }
+  const loaded = await loadFirst<PermissionMatrix>(container, { loading: "Loading the permission matrix…", failed: "Could not load the permissions" }, async () => (await api<{ groups: PermissionMatrix }>("GET", "/mss-login/api/groups")).groups, () => void renderPermissions(container, context));
+  if (loaded === null) return;
+  let original: PermissionMatrix = loaded;
   const { me } = context;
   const cellKey = (role: string, key: string) => `${role}\u0000${key}`;
   /** Unsaved values, by role and key. */

@@ -9,7 +9,7 @@
 import { api, ApiError } from "../../lib/api.ts";
 import { h, replace, uid } from "../../lib/dom.ts";
 import { confirmAction, notify } from "../../lib/ui.ts";
-import { badge, errorBox, loadingBox, outcomeLine, plural, setFieldError, type BadgeKind } from "../parts.ts";
+import { badge, type BadgeKind, loadFirst, outcomeLine, plural, setFieldError } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
 import type { SettingView } from "../../../../src/settings/service.ts";
 
@@ -61,14 +61,9 @@ function parse(setting: SettingItem, raw: string | boolean): { ok: true; value: 
 }
 
 async function renderSettings(container: HTMLElement, context: AdminContext): Promise<void> {
-  replace(container, loadingBox("Loading settings…"));
-  let settings: SettingItem[];
-  try {
-    settings = (await api<{ settings: SettingItem[] }>("GET", "/mss-login/api/settings")).settings;
-  } catch (error) {
-    replace(container, errorBox("Could not load the settings", error, () => void renderSettings(container, context)));
-    return;
-  }
+  const loaded = await loadFirst<SettingItem[]>(container, { loading: "Loading settings…", failed: "Could not load the settings" }, async () => (await api<{ settings: SettingItem[] }>("GET", "/mss-login/api/settings")).settings, () => void renderSettings(container, context));
+  if (loaded === null) return;
+  let settings: SettingItem[] = loaded;
   const isOwner = context.me.role === "owner";
   /** Entries that differ from the stored value (raw: what the control holds). */
   const draft = new Map<string, string | boolean>();

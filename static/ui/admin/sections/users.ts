@@ -9,7 +9,7 @@
 import { api, ApiError, type Me } from "../../lib/api.ts";
 import { field, formatTime, h, replace } from "../../lib/dom.ts";
 import { confirmAction, copyButton, modal, notify } from "../../lib/ui.ts";
-import { badge, checkboxField, focusByKey, timeText, errorBox, keepingFocus, loadingBox, outcomeLine, plural, roleLabel, setFieldError, type Outcome } from "../parts.ts";
+import { badge, checkboxField, focusByKey, keepingFocus, loadFirst, type Outcome, outcomeLine, plural, roleLabel, setFieldError, timeText } from "../parts.ts";
 import type { AdminContext, AdminSection } from "../section.ts";
 
 /** One account as `GET /mss-login/api/users` describes it (src/auth/user-admin-routes.ts). */
@@ -53,14 +53,9 @@ export const usersSection: AdminSection = {
 };
 
 async function renderUsers(container: HTMLElement, context: AdminContext): Promise<void> {
-  replace(container, loadingBox("Loading accounts…"));
-  let users: UserItem[];
-  try {
-    users = (await api<{ users: UserItem[] }>("GET", "/mss-login/api/users")).users;
-  } catch (error) {
-    replace(container, errorBox("Could not load the accounts", error, () => void renderUsers(container, context)));
-    return;
-  }
+  const loaded = await loadFirst<UserItem[]>(container, { loading: "Loading accounts…", failed: "Could not load the accounts" }, async () => (await api<{ users: UserItem[] }>("GET", "/mss-login/api/users")).users, () => void renderUsers(container, context));
+  if (loaded === null) return;
+  let users: UserItem[] = loaded;
   const { me } = context;
   const outcome = outcomeLine();
   let filter = "";
