@@ -357,6 +357,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
         confirmPassword: auth.confirmPassword,
         sessionCookie: (request, token, maxAge) => sessionCookie(token, maxAge, clientOf(request).secure || request.url.startsWith("https:")),
         credentialsRevoked,
+        accountDeleted: (userId) => downloads.accountDeleted(userId),
       }),
     )
     .use(

@@ -46,6 +46,8 @@ export interface UserAdminRouteDeps {
   confirmPassword(request: Request, username: string, password: string): Promise<boolean>;
   /** Sessions or tokens were revoked, or a role changed: drop cached identities, re-check sockets. */
   credentialsRevoked(): void;
+  /** After an account is deleted: other modules let go of what was the account's (download keys, jobs). */
+  accountDeleted?(userId: string): void;
   now?: () => number;
 }
 
@@ -177,6 +179,7 @@ export function userAdminRoutes(deps: UserAdminRouteDeps) {
     return attempt(() => {
       deleteUser(deps.db, caller.actor, user.id);
       deps.credentialsRevoked();
+      deps.accountDeleted?.(user.id);
       deps.log.info("account deleted", { username: user.username, by: caller.identity.username });
       return json({ status: "ok" });
     });

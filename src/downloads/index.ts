@@ -2,6 +2,7 @@
 // what happens when a job ends (the model is granted to its user, the audit log and the
 // notifier are told).
 import { readdirSync } from "node:fs";
+import { eq } from "drizzle-orm";
 import type { AuditEvent } from "../audit/log.ts";
 import type { AdminGuard } from "../auth/admin-guard.ts";
 import { getUserById } from "../auth/users.ts";
@@ -14,6 +15,7 @@ import { createDownloadQueue, targetOf, type JobRow } from "./queue.ts";
 import { downloadRoutes } from "./routes.ts";
 import type { Resolver } from "./safe-fetch.ts";
 import { sourceUrl } from "./sources.ts";
+import { downloadPreferences } from "./tables.ts";
 
 /** Folders of ComfyUI's `/models` that hold no models. */
 const NOT_MODEL_FOLDERS: ReadonlySet<string> = new Set(["configs", "custom_nodes"]);
@@ -125,6 +127,12 @@ export function createDownloads(options: DownloadsOptions) {
         limits: () => options.settings(),
         log,
       }),
+    /** An account was deleted: its downloads stop, its keys and preferences are erased. */
+    accountDeleted(userId: string): void {
+      queue.cancelAllOf(userId);
+      keys.forget(userId);
+      db.delete(downloadPreferences).where(eq(downloadPreferences.userId, userId)).run();
+    },
     start: () => {
       const testSources = options.settings().test_sources;
       if (testSources.length > 0) log.warn("downloads: downloads.test_sources is set; it is for tests only and sends download requests (and API keys) to local fakes over plain http", { test_sources: testSources.join(",") });

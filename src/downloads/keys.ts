@@ -22,6 +22,10 @@ export function createApiKeyStore(db: Db, key: Uint8Array, now: () => number = D
         .onConflictDoUpdate({ target: [downloadApiKeys.userId, downloadApiKeys.source], set: { keySealed: sealed, updatedAt: now() } })
         .run();
     },
+    /** Every key of a user (their account is gone). */
+    forget(userId: string): void {
+      db.delete(downloadApiKeys).where(eq(downloadApiKeys.userId, userId)).run();
+    },
     clear(userId: string, source: Source): void {
       db.delete(downloadApiKeys).where(and(eq(downloadApiKeys.userId, userId), eq(downloadApiKeys.source, source))).run();
     },

@@ -440,6 +440,21 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     end(job.id, { status: "completed", sha256, bytesDone: state.bytesDone, totalBytes: state.bytesDone, errorCode: null, error: null });
   }
 
+  /** Cancels a queued or running job; false when it has ended already. */
+  function cancel(id: string): boolean {
+    const job = get(id);
+    if (job === undefined || (job.status !== "queued" && job.status !== "running")) return false;
+    const active = running.get(id);
+    if (active !== undefined) {
+      active.abort.abort();
+      return true;
+    }
+    // Queued, or "running" with no runner here (it died, or runs in another gateway process
+    // that is gone): ended at once.
+    end(id, { status: "cancelled", errorCode: "CANCELLED", error: "Cancelled." });
+    return true;
+  }
+
   return {
     /** Stores a queued job and starts it if the caps allow; the caller has checked permissions. */
     /** `existing`: the folder's models as ComfyUI lists them (its other model paths included). */
@@ -480,19 +495,11 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
       const query = db.select().from(downloadJobs);
       return (userId === null ? query : query.where(eq(downloadJobs.userId, userId))).orderBy(desc(downloadJobs.createdAt)).limit(limit).all();
     },
-    /** Cancels a queued or running job; false when it has ended already. */
-    cancel(id: string): boolean {
-      const job = get(id);
-      if (job === undefined || (job.status !== "queued" && job.status !== "running")) return false;
-      const active = running.get(id);
-      if (active !== undefined) {
-        active.abort.abort();
-        return true;
-      }
-      // Queued, or "running" with no runner here (it died, or runs in another gateway process
-      // that is gone): ended at once.
-      end(id, { status: "cancelled", errorCode: "CANCELLED", error: "Cancelled." });
-      return true;
+    cancel,
+    /** Cancels every queued or running job for or by a user (their account is gone). */
+    cancelAllOf(userId: string): void {
+      const open = db.select({ id: downloadJobs.id, userId: downloadJobs.userId, requestedBy: downloadJobs.requestedBy }).from(downloadJobs).where(inArray(downloadJobs.status, ["queued", "running"])).all();
+      for (const job of open) if (job.userId === userId || job.requestedBy === userId) cancel(job.id);
     },
     /** Progress figures of a running job (null otherwise). */
     progress(id: string): { bytesDone: number; totalBytes: number | null; speedBps: number; startedAt: number } | null {

@@ -7,6 +7,7 @@
  * gateway restart, and the audit chain still verifies.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +29,7 @@ let modelsDir: string;
 let dataDir: string;
 let tester: TestAccount;
 let other: TestAccount;
+let owner: TestAccount;
 let env: Record<string, string>;
 
 const files = {
@@ -62,6 +64,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "mss-test-"));
   tester = await createTestAccount(dataDir, "tester", "user");
   other = await createTestAccount(dataDir, "other", "user");
+  owner = await createTestAccount(dataDir, "olga", "owner");
   const database = openDatabase(dataDir);
   applyMigrations(database.sqlite);
   createGroupsStore(database.db).update({ user: { can_download_models: true } }, { callerIsOwner: true });
@@ -271,12 +274,31 @@ describe("queue caps, cancel and restart", () => {
   }, 90_000);
 });
 
+test("deleting an account stops its downloads and erases its keys", async () => {
+  const leaver = await createTestAccount(dataDir, "leaver", "user");
+  expect((await asUser(leaver)(`${API}/api-keys`, { method: "PUT", body: JSON.stringify({ source: "civitai", api_key: sources.civitaiKey }) })).status).toBe(200);
+  const queued = (await (await asUser(leaver)(`${API}/download`, { method: "POST", body: JSON.stringify({ source: "huggingface", repo_id: "org/slow", filename: "slow.safetensors", folder_type: "loras", preferred_filename: "leaver.safetensors" }) })).json()) as { job_id: string };
+  expect((await asUser(owner)("/mss-login/api/users/leaver", { method: "DELETE" })).status).toBe(200);
+  const deadline = Date.now() + 10_000;
+  let status = "";
+  while (Date.now() < deadline && !["cancelled", "completed", "failed"].includes(status)) {
+    status = (((await (await asUser(owner)(`${API}/jobs/${queued.job_id}`)).json()) as { job: Job }).job).status;
+    await Bun.sleep(50);
+  }
+  expect(status).toBe("cancelled");
+  const db = new Database(join(dataDir, "mss-login.db"), { readonly: true });
+  const keys = db.query("select count(*) as n from download_api_keys where user_id = ?").get(leaver.userId) as { n: number };
+  db.close();
+  expect(keys.n).toBe(0);
+  expect(existsSync(join(modelsDir, "loras", "leaver.safetensors"))).toBe(false);
+  expect(leftovers("loras")).toEqual([]);
+});
+
 test("a finished and a failed download are announced over ntfy; its token never appears in the binary's log", async () => {
   const ntfy = await startFakeNtfy();
   const ntfyToken = "tk_downloads_test_token_123456";
   ntfy.requireToken(ntfyToken);
   try {
-    const owner = await createTestAccount(dataDir, "olga", "owner");
     const configured = await asUser(owner)("/mss-login/api/notifications", { method: "PUT", body: JSON.stringify({ enabled: true, server_url: ntfy.url, topic: "mss-downloads", token: ntfyToken }) });
     expect(configured.status).toBe(200);
     const good = (await (await post(`${API}/download`, { source: "huggingface", repo_id: "org/repo", filename: "hf-model.safetensors", subfolder: "sub", folder_type: "loras" })).json()) as { job_id: string };
