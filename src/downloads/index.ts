@@ -13,6 +13,7 @@ import type { ModelGrantStore } from "../models/grants.ts";
 import { createApiKeyStore } from "./keys.ts";
 import { createDownloadQueue, targetOf, type JobRow } from "./queue.ts";
 import { downloadRoutes } from "./routes.ts";
+import { createSourceSearch } from "./search.ts";
 import type { Resolver } from "./safe-fetch.ts";
 import { sourceUrl } from "./sources.ts";
 import { downloadPreferences } from "./tables.ts";
@@ -102,6 +103,7 @@ export function createDownloads(options: DownloadsOptions) {
     options.ended?.(job, username);
   }
 
+  const search = createSourceSearch({ settings: options.settings, apiKey: (userId, source) => keys.open(userId, source), resolve: options.resolve });
   const queue = createDownloadQueue({ db, settings: options.settings, log, apiKey: (userId, source) => keys.open(userId, source), ended, resolve: options.resolve });
 
   return {
@@ -114,6 +116,7 @@ export function createDownloads(options: DownloadsOptions) {
         allows: deps.allows,
         queue,
         keys,
+        search,
         folders,
         modelsIn: async (folder) => {
           try {

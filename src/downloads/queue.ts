@@ -75,14 +75,15 @@ export function partPath(dir: string, job: Pick<JobRow, "id" | "filename">): str
   return join(dir, `.${job.filename}.${job.id}.part`);
 }
 
-async function readJson(response: import("node:http").IncomingMessage, what: string): Promise<unknown> {
+/** A JSON answer of at most `maxBytes`, parsed; anything else is SOURCE_BAD_ANSWER. */
+export async function readJson(response: import("node:http").IncomingMessage, what: string, maxBytes = MAX_METADATA_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_METADATA_BYTES) {
+    if (size > maxBytes) {
       response.destroy();
-      throw new DownloadError("SOURCE_BAD_ANSWER", `${what} answered with more than ${MAX_METADATA_BYTES} bytes.`);
+      throw new DownloadError("SOURCE_BAD_ANSWER", `${what} answered with more than ${maxBytes} bytes.`);
     }
     chunks.push(chunk);
   }

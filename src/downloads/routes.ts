@@ -13,6 +13,7 @@ import type { Db } from "../db/index.ts";
 import { jsonError } from "../gateway/error-response.ts";
 import type { Logger } from "../log.ts";
 import type { ApiKeyStore } from "./keys.ts";
+import type { LookupAnswer, SourceSearch } from "./search.ts";
 import { publicJob, type DownloadQueue, type JobRow } from "./queue.ts";
 import { DownloadError } from "./safe-fetch.ts";
 import { CIVITAI_HOSTS, DEFAULT_CIVITAI_HOST, parseDownloadRequest, SOURCES, type CivitaiHost, type Source } from "./sources.ts";
@@ -23,6 +24,7 @@ export interface DownloadRouteDeps {
   guard: AdminGuard;
   queue: DownloadQueue;
   keys: ApiKeyStore;
+  search: SourceSearch;
   allows(role: string, key: string): boolean;
   /** The model folders ComfyUI has (for validation and the folder picker). */
   folders(): Promise<string[]>;
@@ -206,6 +208,14 @@ export function downloadRoutes(deps: DownloadRouteDeps) {
     return json({ jobs: deps.queue.list(null, 500).map((job) => view(job, nameOf(job.userId))), stats: deps.queue.stats(), enabled: deps.enabled() });
   }
 
+  /** A look-up at a source on the caller's behalf (search, one model, one version). */
+  async function lookup(request: Request, run: (caller: SignedIn, params: URLSearchParams, preference: CivitaiHost) => Promise<LookupAnswer>): Promise<Response> {
+    const caller = await downloader(request, false);
+    if (caller instanceof Response) return caller;
+    const result = await run(caller, new URL(request.url).searchParams, preferenceOf(caller.userId));
+    return json(result.body, result.status);
+  }
+
   const base = "/mss-login/api/model-download";
   const param = (params: unknown) => (params as { id: string }).id;
   const app = new Elysia({ name: "model-downloads" });
@@ -221,6 +231,10 @@ export function downloadRoutes(deps: DownloadRouteDeps) {
     app.get(`${prefix}/jobs/:id`, ({ request, params }) => oneJob(request, param(params)));
     app.post(`${prefix}/jobs/:id/cancel`, ({ request, params }) => cancel(request, param(params)));
     app.get(`${prefix}/admin/jobs`, ({ request }) => allJobs(request));
+    app.get(`${prefix}/civitai/search`, ({ request }) => lookup(request, (caller, params, preference) => deps.search.civitaiSearch(caller.userId, params, preference)));
+    app.get(`${prefix}/civitai/models/:id`, ({ request, params }) => lookup(request, (caller, query, preference) => deps.search.civitaiItem(caller.userId, "models", param(params), query, preference)));
+    app.get(`${prefix}/civitai/model-versions/:id`, ({ request, params }) => lookup(request, (caller, query, preference) => deps.search.civitaiItem(caller.userId, "model-versions", param(params), query, preference)));
+    app.get(`${prefix}/huggingface/search`, ({ request }) => lookup(request, (caller, params) => deps.search.huggingfaceSearch(caller.userId, params)));
   }
   return app;
 }

@@ -209,6 +209,45 @@ describe("downloads complete, are verified and land in the user's model list", (
   });
 });
 
+describe("look-ups before a download (the original's search routes)", () => {
+  test("CivitAI search pages a query by cursor and browsing by page; models and versions are proxied with the user's key", async () => {
+    sources.requests.length = 0;
+    const found = (await (await call(`${API}/civitai/search?query=civitai&page=2&limit=5`)).json()) as { host: string; query: string; result: { items: { name: string }[] } };
+    expect(found.host).toBe("civitai.com");
+    expect(found.result.items.map((item) => item.name)).toEqual(["civitai-model"]);
+    const searched = sources.requests.find((request) => request.path.startsWith("/api/v1/models?"))!;
+    expect(searched.path).not.toContain("page=");
+    expect(searched.authorization).toBe(`Bearer ${sources.civitaiKey}`);
+    const browsed = await call(`${API}/civitai/search?page=2`);
+    expect(browsed.status).toBe(200);
+    expect(sources.requests.at(-1)!.path).toContain("page=2");
+    const version = (await (await call(`${API}/civitai/model-versions/1`)).json()) as { model_version: { files: { name: string }[] } };
+    expect(version.model_version.files.map((file) => file.name)).toContain("civitai-model.safetensors");
+    expect(((await (await call(`${API}/civitai/models/1001`)).json()) as { model: { modelVersions: unknown[] } }).model.modelVersions).toEqual([{ id: 1 }]);
+    const missing = await call(`${API}/civitai/models/999999`);
+    expect(missing.status).toBe(404);
+  });
+
+  test("Hugging Face search answers public fields only; bad look-ups are refused before any request", async () => {
+    const found = (await (await call(`${API}/huggingface/search?q=org/slow&limit=3`)).json()) as { items: Record<string, unknown>[] };
+    expect(found.items).toEqual([{ id: "org/slow", repo_id: "org/slow", downloads: 42, likes: 3, tags: ["diffusers", "safetensors"], pipeline_tag: "text-to-image", private: false, has_safetensors: true }]);
+    const before = sources.requests.length;
+    for (const [path, code] of [
+      ["/civitai/search?limit=1000", "BAD_LIMIT"],
+      ["/civitai/search?civitai_host=evil.example", "BAD_CIVITAI_HOST"],
+      ["/civitai/search?types=%0d%0aX-Injected:1", "BAD_FILTER"],
+      ["/civitai/models/12abc", "BAD_ID"],
+      ["/civitai/model-versions/0", "BAD_ID"],
+      ["/huggingface/search", "BAD_QUERY"],
+    ] as const) {
+      const response = await call(`${API}${path}`);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { code: string }).code).toBe(code);
+    }
+    expect(sources.requests.length).toBe(before);
+  });
+});
+
 describe("tampered, oversized and misdirected downloads leave nothing behind", () => {
   test("a file whose SHA-256 differs from the published one is rejected and deleted", async () => {
     const { job_id } = (await (await post(`${API}/download`, { source: "civitai", model_version_id: 2, folder_type: "checkpoints" })).json()) as { job_id: string };

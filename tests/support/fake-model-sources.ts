@@ -179,6 +179,16 @@ export function startFakeModelSources(options: { civitai?: CivitaiVersions; hugg
           ],
         });
       }
+      if (path === "/api/v1/models") {
+        // CivitAI refuses a text query together with page (it pages a query by cursor).
+        const params = new URL(request.url).searchParams;
+        if (params.has("query") && params.has("page")) return Response.json({ error: "Cannot use page param with query search. Use cursor-based pagination." }, { status: 400 });
+        const query = (params.get("query") ?? "").toLowerCase();
+        const items = Object.entries(state.civitai)
+          .filter(([, entry]) => entry.name.toLowerCase().includes(query))
+          .map(([id, entry]) => ({ id: 1000 + Number(id), name: entry.name.replace(/\.[^.]+$/, ""), type: "Checkpoint", nsfw: false, modelVersions: [{ id: Number(id), name: "v1.0" }] }));
+        return Response.json({ items: items.slice(0, Number(params.get("limit") ?? 20)), metadata: { totalItems: items.length, ...(params.has("query") ? { nextCursor: null } : { currentPage: Number(params.get("page") ?? 1) }) } });
+      }
       const model = /^\/api\/v1\/models\/(\d+)$/.exec(path);
       if (model !== null) {
         const ids = Object.keys(state.civitai).map(Number).filter((id) => 1000 + id === Number(model[1]));
@@ -203,6 +213,12 @@ export function startFakeModelSources(options: { civitai?: CivitaiVersions; hugg
     port: 0,
     fetch(request) {
       note("huggingface", request);
+      const url = new URL(request.url);
+      if (url.pathname === "/api/models") {
+        const search = (url.searchParams.get("search") ?? "").toLowerCase();
+        const repos = [...new Set(Object.keys(state.huggingface).map((key) => key.split("/").slice(0, 2).join("/")))].filter((repo) => repo.toLowerCase().includes(search));
+        return Response.json(repos.map((repo) => ({ _id: "0", id: repo, modelId: repo, likes: 3, downloads: 42, private: false, pipeline_tag: "text-to-image", tags: ["diffusers", "safetensors"], secret_field: "not for clients" })));
+      }
       const match = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(new URL(request.url).pathname);
       if (match === null) return new Response("Not found", { status: 404 });
       const key = `${match[1]}/${decodeURIComponent(match[3]!)}`;
