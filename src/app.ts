@@ -112,6 +112,16 @@ function onlyOwnComfyUser(comfyUser: string | null) {
   };
 }
 
+/**
+ * One spelling of a path to the gateway's own routes, for the audit log and what reads it (the
+ * notifier): the router also answers `/api/mss-login/x`, `/mss-login/x/` and `//x`, and none of
+ * those may record (or announce) differently from `/mss-login/x`.
+ */
+export function canonicalOwnPath(path: string): string {
+  const collapsed = path.replace(/\/{2,}/g, "/").replace(/(.)\/+$/, "$1");
+  return collapsed.replace(/^\/api\/mss-login(\/|$)/, "/mss-login$1");
+}
+
 /** `/mss-login/...` and `/api/mss-login/...`: the gateway's JSON API (not its pages at the root). */
 function isGatewayApi(request: Request): boolean {
   const path = new URL(request.url).pathname;
@@ -566,12 +576,12 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
    * it ended.
    */
   async function auditedWrite(request: Request): Promise<Response> {
-    const path = new URL(request.url).pathname;
-    const actor = AUDITED_ELSEWHERE.has(path) ? null : await identityForOwnRoute(request).catch(() => null);
+    const canonicalPath = canonicalOwnPath(new URL(request.url).pathname);
+    const elsewhere = AUDITED_ELSEWHERE.has(canonicalPath);
+    const actor = elsewhere ? null : await identityForOwnRoute(request).catch(() => null);
     const response = await ownRoutes.handle(request);
-    const canonicalPath = path.replace(/^\/api\/mss-login\//, "/mss-login/");
     const status = response.status;
-    if (!AUDITED_ELSEWHERE.has(path) && !(status < 400 && DETAILED_ON_SUCCESS.has(canonicalPath))) {
+    if (!elsewhere && !(status < 400 && DETAILED_ON_SUCCESS.has(canonicalPath))) {
       record(
         {
           action: `${request.method} ${canonicalPath}`.slice(0, 200),

@@ -155,6 +155,13 @@ describe("5.14 logging and audit hygiene", () => {
 
   test("#86: the audit log is for admins only and holds the events of these modules", async () => {
     expect((await gateway.fetch("/mss-login/api/audit")).status).toBe(403);
+    // Other spellings of a path are recorded under the one spelling (the notifier reads these).
+    for (const path of ["/mss-login/api/users/", "/api/mss-login/api/users/"]) {
+      const response = await asOwner(path, { method: "POST", body: JSON.stringify({ username: "x" }) });
+      expect([path, response.status]).toEqual([path, 400]);
+    }
+    const spelled = ((await (await asOwner("/mss-login/api/audit?action=POST%20/mss-login/api/users")).json()) as { items: { action: string }[] }).items.map((item) => item.action);
+    expect(spelled).toEqual(["POST /mss-login/api/users", "POST /mss-login/api/users"]);
     const actions = ((await (await asOwner("/mss-login/api/audit?limit=500")).json()) as { items: { action: string }[] }).items.map((item) => item.action);
     for (const action of ["login.failure", "ip.rules.replaced", "ip.denied", "PUT /mss-login/api/model-download/api-keys"]) expect(actions).toContain(action);
   });
