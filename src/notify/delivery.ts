@@ -3,11 +3,18 @@
  * order. Nothing here is ever awaited by a request: `enqueue` returns at once.
  *
  * - Each attempt has a timeout (15 s by default) and never follows a redirect (the access token
- *   goes to the configured server and nowhere else).
+ *   goes to the configured server and nowhere else). Of the server's answer at most 4 KiB are
+ *   read; the rest is not.
  * - A failed attempt is retried after 1 s, 4 s, 16 s and 64 s (five attempts in all) when it may
  *   succeed later: no answer, 5xx, 429 (whose Retry-After is honoured, up to 5 minutes). Other
- *   4xx answers (bad token, topic refused) and redirects are final.
- * - The queue holds 100 messages; when full the oldest goes, and is counted as dropped.
+ *   4xx answers (bad token, topic refused) and redirects are final. A message waiting for its
+ *   retry keeps its place, and those behind it wait too.
+ * - A message is made ready (`prepare`) before each attempt, so a retry checks again what it may
+ *   carry (a picture: the switch and the NSFW guard's verdict). A message marked `slow` (it reads
+ *   a picture) is prepared apart, one at a time, while the messages behind it go on.
+ * - The queue holds 100 messages; when full, the one of lowest priority goes (the oldest of
+ *   them; possibly the newcomer), never the one being sent or prepared, and is counted as
+ *   dropped: a flood of image notifications does not push out security alerts.
  * - The destination (server, topic, token) is read at each attempt, so a corrected token applies
  *   to messages already waiting; with notifications switched off, waiting messages are dropped.
  * - `stop()` gives what is waiting (such as "gateway stopping") one last attempt within a short
@@ -22,17 +29,25 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [1_000, 4_000, 16_000,
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 15_000;
 export const DEFAULT_MAX_QUEUED = 100;
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** Of an answer's body, at most this much is read (ntfy's answers are small JSON). */
+export const MAX_ANSWER_BYTES = 4 * 1024;
+const DEFAULT_PRIORITY = 3;
 
 /** What one attempt to publish came to. */
 export type AttemptResult =
   | { ok: true; status: number; body: string }
   | { ok: false; status: number | null; retry: boolean; retryAfterMs: number | null; error: string };
 
-/** One message waiting: made into a publication at its first attempt (pictures are read then, not while queued). */
+/** One message waiting: made into a publication before each attempt (pictures are read then, not while queued). */
 export interface QueuedMessage {
   /** Event key (or "test"), for the log and the status. */
   readonly event: string;
-  prepare(): Promise<Publication>;
+  /** ntfy's priority, 1 (min) to 5 (urgent), 3 when left out: a full queue drops the lowest first. */
+  readonly priority?: number;
+  /** Preparing it may take long (it reads a picture): it is prepared apart, and others go meanwhile. */
+  readonly slow?: boolean;
+  /** The publication for attempt `attempt` (1, 2, ...): a retry checks again what it may carry. */
+  prepare(attempt: number): Promise<Publication>;
 }
 
 export interface DeliveryOptions {
@@ -81,6 +96,52 @@ function describeStatus(status: number, body: string): string {
   return said === "" ? base : `${base}: ${said}`;
 }
 
+/**
+ * The start of an answer's body as text: at most `limit` bytes are read, within `timeoutMs`;
+ * then the rest is cancelled (a server that answers without end neither fills the memory nor
+ * holds the attempt).
+ */
+export async function readAnswer(response: Response, limit: number, timeoutMs: number): Promise<string> {
+  const body = response.body;
+  if (body === null) return "";
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), timeoutMs);
+    (timer as { unref?: () => void }).unref?.();
+  });
+  let complete = false;
+  try {
+    while (length < limit) {
+      const read = await Promise.race([reader.read(), late]);
+      if (read === "late") break;
+      if (read.done) {
+        complete = true;
+        break;
+      }
+      chunks.push(read.value);
+      length += read.value.byteLength;
+    }
+  } catch {
+    // The transfer broke off: what came is enough.
+  } finally {
+    clearTimeout(timer);
+    if (!complete) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(Math.min(length, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    if (offset >= bytes.length) break;
+    const part = chunk.subarray(0, bytes.length - offset);
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
 /** Publishes one message now: the answer, never thrown. */
 export async function publishOnce(destination: Destination, publication: Publication, options: { fetch?: typeof fetch; timeoutMs: number }): Promise<AttemptResult> {
   const { url, init } = buildRequest(destination, publication);
@@ -93,7 +154,7 @@ export async function publishOnce(destination: Destination, publication: Publica
     const reason = timedOut ? `no answer within ${Math.round(options.timeoutMs / 1000)} s` : `could not reach the server: ${error instanceof Error ? error.message : String(error)}`;
     return { ok: false, status: null, retry: true, retryAfterMs: null, error: scrub(cleanText(reason, 300)) };
   }
-  const body = await response.text().catch(() => "");
+  const body = await readAnswer(response, MAX_ANSWER_BYTES, options.timeoutMs);
   const status = response.status;
   if (status >= 200 && status < 300) return { ok: true, status, body: scrub(body.slice(0, 2000)) };
   if (status >= 300 && status < 400) {
@@ -111,7 +172,12 @@ export async function publishOnce(destination: Destination, publication: Publica
 
 interface Entry {
   message: QueuedMessage;
+  priority: number;
+  /** Ready for the next attempt (prepared apart, for a slow message). */
   publication: Publication | null;
+  /** Why it could not be prepared (final). */
+  prepareError: string | null;
+  preparing: boolean;
   attempts: number;
   notBefore: number;
 }
@@ -124,10 +190,13 @@ export function createDelivery(options: DeliveryOptions) {
   const queue: Entry[] = [];
   const state = { sent: 0, failed: 0, dropped: 0, lastSuccessAt: null as number | null, lastFailureAt: null as number | null, lastError: null as string | null };
   let running: Promise<void> | null = null;
-  /** Set while the worker waits for a retry: wakes it early (stop). */
+  /** Set while the worker waits (for a retry, or for a slow message's preparation): wakes it early. */
   let wake: (() => void) | null = null;
   let stopping = false;
   let stopDeadline = Infinity;
+  /** The message being sent, and the slow one being prepared apart: neither is dropped when the queue is full. */
+  let sending: Entry | null = null;
+  let preparing: Entry | null = null;
 
   function failed(entry: Entry, error: string): void {
     state.failed++;
@@ -141,7 +210,7 @@ export function createDelivery(options: DeliveryOptions) {
       const timer = setTimeout(() => {
         wake = null;
         resolve();
-      }, ms);
+      }, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
       (timer as { unref?: () => void }).unref?.();
       wake = () => {
         clearTimeout(timer);
@@ -151,39 +220,91 @@ export function createDelivery(options: DeliveryOptions) {
     });
   }
 
+  function remove(entry: Entry): boolean {
+    const index = queue.indexOf(entry);
+    if (index === -1) return false;
+    queue.splice(index, 1);
+    return true;
+  }
+
+  /** Prepares a slow message apart; the worker is woken when it is ready. */
+  function prepareApart(entry: Entry): void {
+    preparing = entry;
+    entry.preparing = true;
+    entry.message
+      .prepare(entry.attempts + 1)
+      .then(
+        (publication) => {
+          entry.publication = publication;
+        },
+        (error: unknown) => {
+          entry.prepareError = `the message could not be prepared: ${error instanceof Error ? error.message : String(error)}`;
+        },
+      )
+      .finally(() => {
+        entry.preparing = false;
+        if (preparing === entry) preparing = null;
+        wake?.();
+      });
+  }
+
   async function work(): Promise<void> {
     while (queue.length > 0) {
-      const entry = queue[0]!;
       if (stopping && now() >= stopDeadline) {
         state.dropped += queue.length;
         queue.length = 0;
         break;
       }
-      const wait = entry.notBefore - now();
-      if (wait > 0 && !stopping) {
-        await sleep(wait);
-        continue;
+      // Switched off meanwhile: what waits is dropped (before a picture is read for it).
+      if ((await options.destination()) === null) {
+        state.dropped += queue.length;
+        queue.length = 0;
+        break;
       }
-      let result: AttemptResult;
-      try {
-        // Switched off meanwhile: what waits is dropped (before a picture is read for it).
-        if ((await options.destination()) === null) {
-          if (queue[0] === entry) queue.shift();
-          state.dropped++;
+      // The first message that may go now, in order: one waiting for its retry holds back those
+      // behind it; one whose picture is being read does not.
+      const at = now();
+      let next: Entry | null = null;
+      let waitUntil = Infinity;
+      for (const entry of queue) {
+        if (entry.preparing) continue;
+        if (!stopping && entry.notBefore > at) {
+          waitUntil = entry.notBefore;
+          break;
+        }
+        if (entry.message.slow === true && entry.publication === null && entry.prepareError === null) {
+          if (preparing === null) prepareApart(entry);
           continue;
         }
-        entry.publication ??= await entry.message.prepare();
+        next = entry;
+        break;
+      }
+      if (next === null) {
+        await sleep(stopping ? stopDeadline - now() : waitUntil === Infinity ? 60_000 : waitUntil - now());
+        continue;
+      }
+      const entry = next;
+      let result: AttemptResult;
+      sending = entry;
+      try {
+        if (entry.prepareError !== null) throw new Error(entry.prepareError);
+        const publication = entry.publication ?? (await entry.message.prepare(entry.attempts + 1));
+        // Used for this attempt: a retry prepares it again.
+        entry.publication = null;
         const destination = await options.destination();
         if (destination === null) continue;
         entry.attempts++;
         const limit = stopping ? Math.max(100, Math.min(timeoutMs, stopDeadline - now())) : timeoutMs;
-        result = await publishOnce(destination, entry.publication, { ...(options.fetch === undefined ? {} : { fetch: options.fetch }), timeoutMs: limit });
+        result = await publishOnce(destination, publication, { ...(options.fetch === undefined ? {} : { fetch: options.fetch }), timeoutMs: limit });
       } catch (error) {
-        result = { ok: false, status: null, retry: false, retryAfterMs: null, error: `the message could not be prepared: ${error instanceof Error ? error.message : String(error)}` };
+        const text = error instanceof Error ? error.message : String(error);
+        result = { ok: false, status: null, retry: false, retryAfterMs: null, error: entry.prepareError ?? `the message could not be prepared: ${text}` };
+      } finally {
+        sending = null;
       }
-      if (queue[0] !== entry) continue; // dropped from the front while sending (queue full)
+      if (!queue.includes(entry)) continue; // dropped while sending (switched off)
       if (result.ok) {
-        queue.shift();
+        remove(entry);
         state.sent++;
         state.lastSuccessAt = now();
         continue;
@@ -194,7 +315,7 @@ export function createDelivery(options: DeliveryOptions) {
         options.log.debug("notify: will retry", { event: entry.message.event, attempts: entry.attempts, in_ms: entry.notBefore - now(), error: result.error });
         continue;
       }
-      queue.shift();
+      remove(entry);
       failed(entry, result.error);
     }
   }
@@ -213,12 +334,21 @@ export function createDelivery(options: DeliveryOptions) {
     /** Queues a message; returns at once. */
     enqueue(message: QueuedMessage): void {
       if (stopping && now() >= stopDeadline) return;
+      const entry: Entry = { message, priority: message.priority ?? DEFAULT_PRIORITY, publication: null, prepareError: null, preparing: false, attempts: 0, notBefore: 0 };
       if (queue.length >= maxQueued) {
-        // The oldest waiting message goes (the one being sent stays, unless it is the only one).
-        queue.splice(queue.length > 1 ? 1 : 0, 1);
+        // The lowest priority goes, the oldest of it; the newcomer too is a candidate. The first
+        // in line and the messages being sent or prepared stay.
+        const candidates = [...queue.filter((waiting, index) => index !== 0 && waiting !== sending && waiting !== preparing), entry];
+        const lowest = Math.min(...candidates.map((candidate) => candidate.priority));
+        const victim = candidates.find((candidate) => candidate.priority === lowest)!;
         state.dropped++;
+        options.log.debug("notify: queue full, message dropped", { event: victim.message.event });
+        if (victim === entry) return;
+        remove(victim);
       }
-      queue.push({ message, publication: null, attempts: 0, notBefore: 0 });
+      queue.push(entry);
+      // A worker waiting for a slow preparation sends this meanwhile.
+      wake?.();
       kick();
     },
 

@@ -9,17 +9,22 @@
  * the first few; with attachments on, it carries the group's latest picture.
  *
  * Attachment: read from ComfyUI when the notification is sent (not while it waits), at most
- * `maxBytes` (15 MiB). The NSFW guard's verdict on exactly that version of the file is looked
- * up, or the guard classifies it now with a bounded wait; only a verdict that the picture is
- * not blocked (scores under the thresholds, or a person's "safe" tag) lets it go out. No
- * verdict in time, the classifier stopped, a blocked picture, or a file that is not a picture:
- * the notification goes out as text and says the picture was withheld. This holds whoever made
- * the image: the notification reaches whoever reads the topic.
+ * `maxBytes` (15 MiB). Only still PNG and JPEG pictures go: the NSFW guard judges an animation
+ * (animated GIF or WebP, APNG) by its first frame only, so GIF, WebP and PNG with an animation
+ * control chunk (`acTL`) are not attached. The NSFW guard's verdict on exactly that version of
+ * the file is looked up, or the guard classifies it now with a bounded wait; only a verdict that
+ * the picture is not blocked (scores under the thresholds, or a person's "safe" tag) lets it go
+ * out. No verdict in time, the classifier stopped, a blocked picture, or a file that is not a
+ * still picture: the notification goes out as text and says why the picture was not attached.
+ * This holds whoever made the image: the notification reaches whoever reads the topic. A retry
+ * judges the picture read at first again (`judgePicture`): a tag or threshold changed meanwhile
+ * applies.
  */
 import type { FileRef } from "../isolation/ownership.ts";
 import { judge, type Thresholds } from "../nsfw/judge.ts";
 import { isUnavailable, readBounded, sha256Version, versionOf, type VerdictOutcome } from "../nsfw/scanner.ts";
 import type { FileVersion } from "../nsfw/verdicts.ts";
+import { sniffFormat } from "../nsfw/classifier/decode.ts";
 
 export const DEFAULT_SETTLE_MS = 3_000;
 export const DEFAULT_MIN_INTERVAL_MS = 60_000;
@@ -29,6 +34,10 @@ const FETCH_TIMEOUT_MS = 30_000;
 const MAX_GROUPS = 1_000;
 const NAMED_FILES = 3;
 const PICTURE_TYPES = /^image\/(png|jpeg|webp|gif)$/;
+const STILL_TYPES = /^image\/(png|jpeg)$/;
+const ONLY_STILL = "only still PNG and JPEG pictures are attached";
+const ANIMATED = "it is animated, and the NSFW guard checks only the first frame";
+const GIF = "it is a GIF, which may be animated, and the NSFW guard checks only the first frame";
 
 /** The parts of the NSFW guard used here (src/nsfw/index.ts). */
 export interface NsfwJudge {
@@ -50,39 +59,89 @@ export interface ImageSources {
 
 export type Attachment = { attached: true; bytes: Uint8Array; filename: string } | { attached: false; reason: string };
 
-/** The picture to attach, or why not (in words for the message). */
-export async function resolveAttachment(file: FileRef, sources: ImageSources, options: { maxBytes?: number; verdictWaitMs?: number } = {}): Promise<Attachment> {
+/** A picture read from ComfyUI, not judged yet. */
+export interface FetchedPicture {
+  ok: true;
+  bytes: Uint8Array;
+  version: FileVersion;
+  /** Whether the version is ComfyUI's ETag (the guard can read that version itself). */
+  etag: boolean;
+  contentType: string;
+  filename: string;
+}
+
+/** Whether a PNG carries an animation control chunk (`acTL`, APNG) before its image data; null when its chunks do not read. */
+export function isAnimatedPng(bytes: Uint8Array): boolean | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 8; at + 8 <= bytes.length; ) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!, bytes[at + 6]!, bytes[at + 7]!);
+    if (type === "acTL") return true;
+    if (type === "IDAT" || type === "IEND") return false;
+    at += 12 + length;
+  }
+  return null;
+}
+
+/** Why these bytes are not attached (an animation, or not a still PNG or JPEG), or null. */
+export function stillPictureProblem(bytes: Uint8Array): string | null {
+  const format = sniffFormat(bytes);
+  if (format === "jpeg") return null;
+  if (format === "png") {
+    const animated = isAnimatedPng(bytes);
+    return animated === false ? null : animated === true ? ANIMATED : "the picture is damaged";
+  }
+  if (format === "gif") return GIF;
+  // An extended WebP announces an animation in its flags (VP8X, bit 1).
+  if (format === "webp" && bytes.length > 20 && String.fromCharCode(...bytes.subarray(12, 16)) === "VP8X" && (bytes[20]! & 0x02) !== 0) return ANIMATED;
+  return ONLY_STILL;
+}
+
+/** The picture read from ComfyUI (a still PNG or JPEG, at most `maxBytes`), or why not. */
+export async function fetchPicture(file: FileRef, sources: ImageSources, options: { maxBytes?: number } = {}): Promise<FetchedPicture | { ok: false; reason: string }> {
   const maxBytes = options.maxBytes ?? MAX_ATTACHMENT_BYTES;
   let response: Response;
   try {
     response = await sources.fetchFile(file, AbortSignal.timeout(FETCH_TIMEOUT_MS));
   } catch {
-    return { attached: false, reason: "ComfyUI did not serve the picture" };
+    return { ok: false, reason: "ComfyUI did not serve the picture" };
   }
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => {});
-    return { attached: false, reason: response.status === 404 ? "the picture is gone" : "ComfyUI did not serve the picture" };
+    return { ok: false, reason: response.status === 404 ? "the picture is gone" : "ComfyUI did not serve the picture" };
   }
   const contentType = (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   if (!PICTURE_TYPES.test(contentType)) {
     await response.body?.cancel().catch(() => {});
-    return { attached: false, reason: "the file is not a picture" };
+    return { ok: false, reason: "the file is not a picture" };
+  }
+  if (!STILL_TYPES.test(contentType)) {
+    // GIF and WebP are not read at all: only still PNG and JPEG go.
+    await response.body?.cancel().catch(() => {});
+    return { ok: false, reason: contentType === "image/gif" ? GIF : ONLY_STILL };
   }
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   const bytes = declared > maxBytes ? null : await readBounded(response.body, maxBytes).catch(() => undefined);
-  if (bytes === undefined) return { attached: false, reason: "the picture's transfer broke off" };
+  if (bytes === undefined) return { ok: false, reason: "the picture's transfer broke off" };
   if (bytes === null) {
     await response.body?.cancel().catch(() => {});
-    return { attached: false, reason: "the picture is too large to attach" };
+    return { ok: false, reason: "the picture is too large to attach" };
   }
+  // The bytes decide, not the name or the type ComfyUI gave them.
+  const problem = stillPictureProblem(bytes);
+  if (problem !== null) return { ok: false, reason: problem };
   const etag = versionOf(response);
-  const version: FileVersion = { ...file, version: etag ?? sha256Version(bytes) };
+  return { ok: true, bytes, version: { ...file, version: etag ?? sha256Version(bytes) }, etag: etag !== null, contentType, filename: file.filename };
+}
+
+/** The NSFW guard's say on a picture read: attached only when it is judged not blocked. */
+export async function judgePicture(picture: FetchedPicture, sources: ImageSources, options: { verdictWaitMs?: number } = {}): Promise<Attachment> {
   const guard = sources.guard();
   const wait = options.verdictWaitMs ?? VERDICT_WAIT_MS;
   let outcome: VerdictOutcome;
   try {
     // With an ETag, the guard reads that very version itself (and shares a scan already running).
-    outcome = etag !== null ? await guard.scanner.verdictFor(version, wait) : await guard.scanner.verdictForBytes(version, bytes, contentType, wait);
+    outcome = picture.etag ? await guard.scanner.verdictFor(picture.version, wait) : await guard.scanner.verdictForBytes(picture.version, picture.bytes, picture.contentType, wait);
   } catch {
     return { attached: false, reason: "withheld: the NSFW guard gave no verdict" };
   }
@@ -90,7 +149,14 @@ export async function resolveAttachment(file: FileRef, sources: ImageSources, op
   const judgement = judge(outcome, guard.thresholds());
   if (judgement.blocked) return { attached: false, reason: "withheld by the NSFW guard" };
   if (judgement.reason === "not_visual") return { attached: false, reason: "the file is not a picture" };
-  return { attached: true, bytes, filename: file.filename };
+  return { attached: true, bytes: picture.bytes, filename: picture.filename };
+}
+
+/** The picture to attach, or why not (in words for the message). */
+export async function resolveAttachment(file: FileRef, sources: ImageSources, options: { maxBytes?: number; verdictWaitMs?: number } = {}): Promise<Attachment> {
+  const picture = await fetchPicture(file, sources, options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes });
+  if (!picture.ok) return { attached: false, reason: picture.reason };
+  return judgePicture(picture, sources, options.verdictWaitMs === undefined ? {} : { verdictWaitMs: options.verdictWaitMs });
 }
 
 export interface ImageGroup {

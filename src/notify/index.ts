@@ -6,8 +6,9 @@
  * Nothing here is awaited by a request: events are queued and sent in the background.
  *
  * Flood control: an event kind sends at most `ratePerMinute` (10) notifications a minute; the
- * rest are counted and the next one says how many were left out. New images have their own
- * grouping (./images.ts); start and stop are never held back.
+ * rest are counted, and the next notification that goes out (of any kind) lists what was held
+ * back, by event and count. New images have their own grouping (./images.ts); start and stop are
+ * never held back.
  */
 import type { AuditEvent } from "../audit/log.ts";
 import type { Db } from "../db/index.ts";
@@ -15,8 +16,8 @@ import type { FileRef } from "../isolation/ownership.ts";
 import type { Logger } from "../log.ts";
 import { createAccountDirectory, fromAuditEvent } from "./audit-map.ts";
 import { createDelivery, publishOnce, type AttemptResult } from "./delivery.ts";
-import { eventDefinition, type EventFacts, type NotifyEventKey } from "./events.ts";
-import { createImageGrouper, resolveAttachment, type ImageGroup, type ImageSources } from "./images.ts";
+import { eventDefinition, priorityNumber, type EventFacts, type NotifyEventKey } from "./events.ts";
+import { createImageGrouper, fetchPicture, judgePicture, type FetchedPicture, type ImageGroup, type ImageSources } from "./images.ts";
 import { describe, type Destination, type Publication } from "./message.ts";
 import { createSettingsStore, type StoredSettings } from "./store.ts";
 import type { NotifySettingsValues, TokenChange } from "./validate.ts";
@@ -67,28 +68,36 @@ export function createNotifier(options: NotifierOptions) {
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
   });
 
-  /** Per event kind: the current minute's count and how many were left out since the last one sent. */
-  const windows = new Map<NotifyEventKey, { start: number; count: number; suppressed: number }>();
+  /** Per event kind: the current minute's start and count. */
+  const windows = new Map<NotifyEventKey, { start: number; count: number }>();
+  /** Per event kind, how many were held back since the last notification went out. */
+  const heldBack = new Map<NotifyEventKey, number>();
   let suppressedTotal = 0;
 
-  /** Whether this one may go now; with the number left out before it. */
-  function admit(key: NotifyEventKey): { ok: boolean; leftOut: number } {
-    if (UNLIMITED.has(key)) return { ok: true, leftOut: 0 };
+  /** Whether this one may go now. */
+  function admit(key: NotifyEventKey): boolean {
+    if (UNLIMITED.has(key)) return true;
     const at = now();
     let window = windows.get(key);
     if (window === undefined || at - window.start >= 60_000) {
-      window = { start: at, count: 0, suppressed: window?.suppressed ?? 0 };
+      window = { start: at, count: 0 };
       windows.set(key, window);
     }
     if (window.count >= ratePerMinute) {
-      window.suppressed++;
+      heldBack.set(key, (heldBack.get(key) ?? 0) + 1);
       suppressedTotal++;
-      return { ok: false, leftOut: 0 };
+      return false;
     }
     window.count++;
-    const leftOut = window.suppressed;
-    window.suppressed = 0;
-    return { ok: true, leftOut };
+    return true;
+  }
+
+  /** What was held back since the last notification, by event (label and count), as a line; then forgotten. */
+  function heldBackNote(): string {
+    if (heldBack.size === 0) return "";
+    const listed = [...heldBack].map(([key, count]) => `${eventDefinition(key).label} ×${count}`).join(", ");
+    heldBack.clear();
+    return `\nNot sent in the last minutes, to keep the flood down: ${listed}.`;
   }
 
   function wanted(key: NotifyEventKey): StoredSettings | null {
@@ -97,19 +106,25 @@ export function createNotifier(options: NotifierOptions) {
   }
 
   function queue<K extends NotifyEventKey>(key: K, facts: EventFacts[K], settings: StoredSettings, attach: FileRef | null): void {
-    const admitted = admit(key);
-    if (!admitted.ok) return;
+    if (!admit(key)) return;
     const event = settings.events[key];
     const text = describe(key, facts);
-    const note = admitted.leftOut > 0 ? `\n(${admitted.leftOut} more like this in the last minutes were not sent, to keep the flood down.)` : "";
+    const note = heldBackNote();
+    const images = attach === null ? undefined : options.images;
+    /** The picture read for the first attempt; a retry judges it again (nothing is read twice). */
+    let picture: FetchedPicture | { ok: false; reason: string } | null = null;
     delivery.enqueue({
       event: key,
+      priority: priorityNumber(event.priority),
+      slow: images !== undefined,
       prepare: async (): Promise<Publication> => {
         const publication: Publication = { title: text.title, message: `${text.message}${note}`, priority: event.priority, tags: event.tags };
-        if (attach === null || options.images === undefined || !store.current().attachImages) return publication;
-        const picture = await resolveAttachment(attach, options.images);
-        if (picture.attached) return { ...publication, attachment: { bytes: picture.bytes, filename: picture.filename } };
-        return { ...publication, message: `${publication.message}\nPicture not attached: ${picture.reason}.` };
+        // Asked again at each attempt: switched off meanwhile, a retry goes as text.
+        if (attach === null || images === undefined || !store.reload().attachImages) return publication;
+        picture ??= await fetchPicture(attach, images);
+        const attachment = picture.ok ? await judgePicture(picture, images) : { attached: false as const, reason: picture.reason };
+        if (attachment.attached) return { ...publication, attachment: { bytes: attachment.bytes, filename: attachment.filename } };
+        return { ...publication, message: `${publication.message}\nPicture not attached: ${attachment.reason}.` };
       },
     });
   }
@@ -156,13 +171,13 @@ export function createNotifier(options: NotifierOptions) {
       }
     },
 
-    /** The settings in force (the token only as set or not). */
-    settings(): StoredSettings {
-      return store.current();
+    /** The settings in force (the token only as set or not); `fresh`: read from the database now. */
+    settings(options: { fresh?: boolean } = {}): StoredSettings {
+      return options.fresh === true ? store.reload() : store.current();
     },
 
     /** Stores new settings; they apply at once. */
-    async update(values: NotifySettingsValues, token: TokenChange, userId: string | null): Promise<StoredSettings> {
+    async update(values: NotifySettingsValues, token: TokenChange, userId: string | null): Promise<StoredSettings & { tokenCleared: boolean }> {
       return store.save(values, token, userId);
     },
 

@@ -2,15 +2,16 @@
  * From an event and its facts to an ntfy publish request. Names and file names are chosen by
  * users, so every piece of them is cleaned before it goes into a title, a message or a header:
  * control characters (CR, LF, ANSI escapes), Unicode line separators and direction overrides
- * are removed and the length is bounded. Header values are ASCII; anything else is sent as an
- * RFC 2047 encoded word, which ntfy (2.4 and later) decodes. Messages are plain text (no
- * Markdown), so a name cannot turn into a link.
+ * are removed and the length is bounded. Header values that carry text (`Title`, `Message`) are
+ * always sent as RFC 2047 encoded words (UTF-8, base64), which ntfy (2.4 and later) decodes
+ * exactly once: text that itself looks like an encoded word (`=?UTF-8?Q?=0A?=`) stays literal.
+ * Messages are plain text (no Markdown), so a name cannot turn into a link.
  */
 import { eventDefinition, priorityNumber, type EventFacts, type NotifyEventKey, type PriorityName } from "./events.ts";
 
 /** Characters that never travel: C0/C1 controls, DEL, zero-width and direction controls, line/paragraph separators. */
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /** One line of user-supplied text: unsafe characters become spaces, runs of spaces one, at most `max` characters. */
 export function cleanText(text: string | null | undefined, max = 120): string {
@@ -20,30 +21,46 @@ export function cleanText(text: string | null | undefined, max = 120): string {
   return chars.length <= max ? single : `${chars.slice(0, max - 1).join("")}…`;
 }
 
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** Bytes of UTF-8 text per encoded word: 45 bytes are 60 base64 characters, 72 with `=?UTF-8?B?` and `?=` (RFC 2047: at most 75). */
+const WORD_BYTES = 45;
+/** Stands in for a backslash before "n" in header text (U+29F5 REVERSE SOLIDUS OPERATOR, which looks the same). */
+const BACKSLASH_STAND_IN = "\u29f5";
 
 /**
- * A header value: ASCII as it is; otherwise RFC 2047 encoded words (UTF-8, base64), split at
- * character boundaries so that each word stays short.
+ * A header value that carries text: always RFC 2047 encoded words (UTF-8, base64), split at
+ * character boundaries so that no word is longer than 75 characters, separated by single spaces
+ * (a decoder drops the space between two words, as Go's mime.WordDecoder does in ntfy). Sending
+ * plain ASCII as it is would let text shaped like an encoded word (`=?UTF-8?Q?=0A?=`) decode
+ * into a line break, an ESC or a direction override on the phone; inside a word it stays
+ * literal, since ntfy decodes once.
+ *
+ * ntfy turns the two characters `\n` of a `Message` header into a line break after decoding
+ * it, so a backslash before "n" becomes U+29F5 (⧵), which looks alike and means nothing to ntfy.
  */
 export function headerValue(text: string): string {
-  const clean = text.replace(UNSAFE, " ");
-  if (PRINTABLE_ASCII.test(clean)) return clean;
+  const clean = text.replace(UNSAFE, " ").replace(/\\(?=n)/g, BACKSLASH_STAND_IN);
   const words: string[] = [];
   let chunk = "";
+  let chunkBytes = 0;
   const encoder = new TextEncoder();
   for (const char of clean) {
-    if (encoder.encode(chunk + char).byteLength > 45) {
+    const bytes = encoder.encode(char).byteLength;
+    if (chunkBytes + bytes > WORD_BYTES) {
       words.push(chunk);
       chunk = "";
+      chunkBytes = 0;
     }
     chunk += char;
+    chunkBytes += bytes;
   }
   if (chunk !== "") words.push(chunk);
   return words.map((word) => `=?UTF-8?B?${Buffer.from(word, "utf8").toString("base64")}?=`).join(" ");
 }
 
-/** A file name for the `Filename` header: letters, digits, `.`, `_`, `-` only. */
+/**
+ * A file name for the `Filename` header: letters, digits, `.`, `_`, `-` only. It is sent as it
+ * is: without `=`, `?` or `\\` it can neither form an encoded word nor an escaped line break.
+ */
 export function safeFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
   const cleaned = base.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "").slice(-100);

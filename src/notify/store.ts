@@ -57,6 +57,15 @@ export function eventsToJson(events: EventSettings): string {
   return JSON.stringify(out);
 }
 
+/** Whether two (checked) server addresses share scheme, host and port. */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 export function createSettingsStore(db: Db, key: Uint8Array, now: () => number = Date.now) {
   let cached: StoredSettings = defaultSettings();
   let loadedAt = -Infinity;
@@ -77,7 +86,8 @@ export function createSettingsStore(db: Db, key: Uint8Array, now: () => number =
         topic: topic.ok ? topic.value : "",
         attachImages: row.attachImages === 1,
         events: eventsFromJson(row.eventsJson),
-        tokenSealed: row.tokenSealed,
+        // An address that no longer checks is not the one the token was given for: as if unset.
+        tokenSealed: url.ok ? row.tokenSealed : null,
         updatedAt: row.updatedAt,
         updatedBy: row.updatedBy,
       };
@@ -113,23 +123,41 @@ export function createSettingsStore(db: Db, key: Uint8Array, now: () => number =
       return token;
     },
 
-    /** Stores new settings (the token sealed first); returns them. */
-    async save(values: NotifySettingsValues, token: TokenChange, userId: string | null): Promise<StoredSettings> {
-      const previous = load();
-      const tokenSealed = token.kind === "keep" ? previous.tokenSealed : token.kind === "clear" ? null : await sealSecret(key, token.token, TOKEN_ASSOCIATED_DATA);
-      const row = {
-        enabled: values.enabled ? 1 : 0,
-        serverUrl: values.serverUrl,
-        topic: values.topic,
-        tokenSealed,
-        eventsJson: eventsToJson(values.events),
-        attachImages: values.attachImages ? 1 : 0,
-        updatedAt: now(),
-        updatedBy: userId,
-      };
-      db.insert(notifySettings).values({ id: ROW_ID, ...row }).onConflictDoUpdate({ target: notifySettings.id, set: row }).run();
-      if (token.kind === "set") opened = { sealed: tokenSealed!, token: token.token };
-      return load();
+    /**
+     * Stores new settings (the token sealed first); returns them, with `tokenCleared` when a kept
+     * token was dropped because the server changed. The row is read again and written in one
+     * transaction: a kept token stays only when the stored row (not a cached or stale copy, which
+     * another instance may have changed meanwhile) is for the same origin as the address saved.
+     */
+    async save(values: NotifySettingsValues, token: TokenChange, userId: string | null): Promise<StoredSettings & { tokenCleared: boolean }> {
+      const sealedNew = token.kind === "set" ? await sealSecret(key, token.token, TOKEN_ASSOCIATED_DATA) : null;
+      let tokenCleared = false;
+      db.transaction(
+        (tx) => {
+          const previous = tx.select().from(notifySettings).where(eq(notifySettings.id, ROW_ID)).get();
+          let tokenSealed: string | null = null;
+          if (token.kind === "set") tokenSealed = sealedNew;
+          else if (token.kind === "keep" && previous !== undefined && previous.tokenSealed !== null) {
+            const stored = checkServerUrl(previous.serverUrl);
+            if (stored.ok && sameOrigin(stored.value, values.serverUrl)) tokenSealed = previous.tokenSealed;
+            else tokenCleared = true;
+          }
+          const row = {
+            enabled: values.enabled ? 1 : 0,
+            serverUrl: values.serverUrl,
+            topic: values.topic,
+            tokenSealed,
+            eventsJson: eventsToJson(values.events),
+            attachImages: values.attachImages ? 1 : 0,
+            updatedAt: now(),
+            updatedBy: userId,
+          };
+          tx.insert(notifySettings).values({ id: ROW_ID, ...row }).onConflictDoUpdate({ target: notifySettings.id, set: row }).run();
+        },
+        { behavior: "immediate" },
+      );
+      if (token.kind === "set") opened = { sealed: sealedNew!, token: token.token };
+      return { ...load(), tokenCleared };
     },
   };
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { startFakeComfyUI, type FakeComfyUI } from "../fake-comfyui/server.ts";
-import { decodeHeader, startFakeNtfy, type FakeNtfy } from "../support/fake-ntfy.ts";
+import { startFakeNtfy, type FakeNtfy } from "../support/fake-ntfy.ts";
 import { createTestAccount, fetchAs, startTestGateway, TEST_PASSWORD, type TestAccount, type TestGateway } from "../support/gateway.ts";
 import { until } from "../support/until.ts";
 
@@ -146,6 +146,40 @@ describe("events", () => {
     ntfy.requireToken(NTFY_TOKEN);
   });
 
+  test("the test button sends one test at a time and at most 5 a minute; more get 429 TOO_MANY_TESTS", async () => {
+    ntfy.clear();
+    ntfy.delay(400);
+    const send = () => call(admin, `${PATH}/test`, { method: "POST", body: "{}" });
+    try {
+      // Two at once: the second is refused while the first waits for the server.
+      const [a, b] = await Promise.all([send(), send()]);
+      const statuses = [a.status, b.status].sort();
+      expect(statuses).toEqual([200, 429]);
+      const refused = a.status === 429 ? a : b;
+      expect(await json(refused)).toMatchObject({ code: "TOO_MANY_TESTS", error: expect.stringContaining("being sent") });
+      expect(refused.headers.get("retry-after")).toBe("1");
+      // One after the other: the earlier test above and this one count; the sixth in a minute is refused.
+      let limited: Response | null = null;
+      let accepted = 0;
+      for (let i = 0; i < 6 && limited === null; i++) {
+        const response = await send();
+        if (response.status === 429) limited = response;
+        else {
+          expect(response.status).toBe(200);
+          accepted++;
+        }
+      }
+      expect(limited).not.toBeNull();
+      expect(accepted).toBeLessThanOrEqual(3);
+      const answer = await json(limited!);
+      expect(answer).toMatchObject({ code: "TOO_MANY_TESTS", error: expect.stringContaining("At most 5 tests a minute") });
+      expect(Number(limited!.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(ntfy.withTitle("MSS-Login test").length).toBe(1 + accepted);
+    } finally {
+      ntfy.delay(0);
+    }
+  });
+
   test("a failing server is retried in the background; the request that caused the event returns at once", async () => {
     ntfy.clear();
     ntfy.script({ status: 503, delayMs: 1_500 });
@@ -177,7 +211,7 @@ describe("events", () => {
 });
 
 /** Runs one SaveImage prompt as `who` over their socket; the output file once ComfyUI reported it. */
-async function generate(who: TestAccount, clientId: string, seed: number): Promise<{ filename: string; subfolder: string; type: string }> {
+async function generate(who: TestAccount, clientId: string, seed: number, prefix = "notify"): Promise<{ filename: string; subfolder: string; type: string }> {
   const ws = new WebSocket(`${gateway.wsUrl}/ws?clientId=${clientId}`, { headers: { authorization: `Bearer ${who.token}` } } as unknown as string[]);
   const texts: Array<{ type: string; data: Record<string, any> }> = [];
   ws.onmessage = (event) => {
@@ -188,7 +222,7 @@ async function generate(who: TestAccount, clientId: string, seed: number): Promi
     ws.onerror = () => reject(new Error("socket failed"));
   });
   try {
-    const prompt = { "1": { class_type: "FakeSampler", inputs: { steps: 2, seed, width: 64, height: 64 } }, "9": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "notify" } } };
+    const prompt = { "1": { class_type: "FakeSampler", inputs: { steps: 2, seed, width: 64, height: 64 } }, "9": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: prefix } } };
     const answer = await json(await call(who, "/api/prompt", { method: "POST", body: JSON.stringify({ client_id: clientId, prompt }) }));
     const executed = await until("the executed event", async () => texts.find((m) => m.type === "executed" && m.data.prompt_id === answer.prompt_id));
     return executed.data.output.images[0] as { filename: string; subfolder: string; type: string };
@@ -198,11 +232,17 @@ async function generate(who: TestAccount, clientId: string, seed: number): Promi
 }
 
 describe("new images", () => {
-  test("announced per user; the picture is attached only when the NSFW guard judged it safe, otherwise withheld and said so", async () => {
+  test("announced per user; the picture is attached only when the NSFW guard judged it safe, otherwise withheld and said so; file names shaped like encoded words arrive literally", async () => {
     ntfy.clear();
     expect((await put(owner, { attach_images: true, events: { image_generated: { enabled: true } } })).status).toBe(200);
     // Two users at once: tester's image is tagged safe, carol's NSFW, before their groups close (3 s).
-    const [mine, hers] = await Promise.all([generate(gateway.account, "notify-tester", 1), generate(carol, "notify-carol", 2)]);
+    // Their file names are shaped like RFC 2047 encoded words that would decode into a line
+    // break, an ESC and a direction override: they must reach the phone as typed.
+    const hostileQ = "=?UTF-8?Q?=1B[31m=0AFAKE=E2=80=AE?=";
+    const hostileB = `=?UTF-8?B?${Buffer.from("\nSign-in as olga OK\u202e").toString("base64")}?=`;
+    const [mine, hers] = await Promise.all([generate(gateway.account, "notify-tester", 1, hostileQ), generate(carol, "notify-carol", 2, hostileB)]);
+    expect(mine.filename.startsWith(hostileQ)).toBe(true);
+    expect(hers.filename.startsWith(hostileB)).toBe(true);
     const tag = (file: typeof mine, nsfw: boolean) => call(owner, "/mss-login/api/nsfw/tag", { method: "PUT", body: JSON.stringify({ ...file, is_nsfw: nsfw }) });
     expect((await tag(mine, false)).status).toBe(200);
     expect((await tag(hers, true)).status).toBe(200);
@@ -213,11 +253,15 @@ describe("new images", () => {
     const withheld = pushes.find((request) => request.method === "POST")!;
     expect(attached).toBeDefined();
     expect(withheld).toBeDefined();
-    expect(attached.headers.filename).toBe(mine.filename);
-    expect(decodeHeader(attached.headers.message)).toBe(`${gateway.account.username} generated an image: ${mine.filename}.`);
+    expect(attached.headers.filename).toMatch(/^[A-Za-z0-9._-]+$/);
+    expect(attached.headers.filename).toEndWith(".png");
+    // The fake reads them as ntfy does (encoded words decoded once; "\n" in Message a line break).
+    expect(attached.message).toBe(`${gateway.account.username} generated an image: ${mine.filename}.`);
+    // eslint-disable-next-line no-control-regex
+    for (const request of pushes) expect(`${request.title}${request.message.replace("\nPicture not attached", "")}`).not.toMatch(/[\n\r\u001b\u202e]/);
     expect(Array.from(attached.body.subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
     expect(attached.headers).toMatchObject({ priority: "2", tags: "frame_with_picture", authorization: `Bearer ${NTFY_TOKEN}` });
-    expect(withheld.text).toBe(`carol generated an image: ${hers.filename}.\nPicture not attached: withheld by the NSFW guard.`);
+    expect(withheld.message).toBe(`carol generated an image: ${hers.filename}.\nPicture not attached: withheld by the NSFW guard.`);
     expect(withheld.headers.filename).toBeUndefined();
   }, 30_000);
 });

@@ -11,15 +11,17 @@ import { createUser } from "../../src/auth/users.ts";
 import { deriveKey } from "../../src/auth/secret-key.ts";
 import { createLogger } from "../../src/log.ts";
 import { createAccountDirectory, fromAuditEvent, type AccountDirectory } from "../../src/notify/audit-map.ts";
-import { createDelivery, publishOnce, type QueuedMessage } from "../../src/notify/delivery.ts";
+import { createDelivery, MAX_ANSWER_BYTES, publishOnce, type QueuedMessage } from "../../src/notify/delivery.ts";
 import { defaultEventSettings, EVENT_CATALOGUE, EVENT_KEYS, type EventFacts, type NotifyEventKey } from "../../src/notify/events.ts";
 import { createImageGrouper, resolveAttachment, type ImageGroup, type NsfwJudge } from "../../src/notify/images.ts";
 import { createNotifier } from "../../src/notify/index.ts";
+import { createTestGate } from "../../src/notify/routes.ts";
 import { buildRequest, cleanText, describe as describeEvent, headerValue, safeFilename, type Publication } from "../../src/notify/message.ts";
 import { createSettingsStore, defaultSettings, eventsFromJson } from "../../src/notify/store.ts";
 import { checkServerUrl, isLoopbackHost, parseSettingsUpdate, type NotifySettingsValues } from "../../src/notify/validate.ts";
 import type { VerdictRow } from "../../src/nsfw/verdicts.ts";
-import { decodeHeader, startFakeNtfy } from "../support/fake-ntfy.ts";
+import { decodeHeader, readMessageHeader, startFakeNtfy } from "../support/fake-ntfy.ts";
+import { animatedWebp, concatBytes, encodePng, paintRgba, pngChunk, safeImage } from "../support/nsfw-images.ts";
 import { useTempDataDir } from "../support/temp-database.ts";
 
 const quiet = createLogger("error");
@@ -157,18 +159,19 @@ describe("messages and requests", () => {
     expect(plain.init.headers.Authorization).toBeUndefined();
   });
 
-  test("non-ASCII titles travel as RFC 2047 encoded words; a picture goes by PUT with its name and the message in headers", () => {
+  test("titles and messages in headers travel as RFC 2047 encoded words; a picture goes by PUT with its name and the message in headers", () => {
     const title = "Ünïcødé title — 画像が生成されました 🎨";
     const encoded = headerValue(title);
     expect(encoded).toMatch(/^[\x20-\x7e]+$/);
     expect(decodeHeader(encoded)).toBe(title);
-    expect(headerValue("plain ascii")).toBe("plain ascii");
+    // Plain ASCII too: only encoded words are sent, so ntfy's one decoding pass is the only one.
+    expect(headerValue("plain ascii")).toBe("=?UTF-8?B?cGxhaW4gYXNjaWk=?=");
 
     const bytes = new Uint8Array([1, 2, 3]);
     const { init } = buildRequest({ serverUrl: "https://n.example", topic: "t", token: null }, { title: "New image", message: "ann generated an image:\nx.png", priority: "low", tags: [], attachment: { bytes, filename: "out/x y.png" } });
     expect(init.method).toBe("PUT");
     expect(init.headers.Filename).toBe("x_y.png");
-    expect(init.headers.Message).toBe("ann generated an image: - x.png");
+    expect(readMessageHeader(init.headers.Message)).toBe("ann generated an image: - x.png");
     expect(init.headers.Priority).toBe("2");
     expect(new Uint8Array(init.body as Uint8Array)).toEqual(bytes);
   });
@@ -233,6 +236,8 @@ function scriptedFetch(answers: Array<Response | Error | (() => Promise<Response
   return { fetcher, calls };
 }
 
+const titleOf = (call: { init: RequestInit }): string => decodeHeader((call.init.headers as Record<string, string>).Title);
+
 const message = (event = "user_login", onPrepare?: () => void): QueuedMessage => ({
   event,
   prepare: async () => {
@@ -294,7 +299,7 @@ describe("background delivery", () => {
     await settle(() => delivery.state().sent === 1);
     expect(calls).toHaveLength(4);
     expect(calls.map((call) => call.init.redirect)).toEqual(["manual", "manual", "manual", "manual"]);
-    expect(calls[3]!.init.headers).toMatchObject({ Title: "c" });
+    expect(titleOf(calls[3]!)).toBe("c");
     expect(delivery.state()).toMatchObject({ sent: 1, failed: 2 });
     expect(delivery.state().last_error).toContain("redirect");
   });
@@ -333,7 +338,7 @@ describe("background delivery", () => {
     release();
     await settle(() => delivery.state().sent === 3);
     // The one in flight stayed; the oldest waiting ones went.
-    expect(calls.map((call) => (call.init.headers as Record<string, string>).Title)).toEqual(["first", "fourth", "fifth"]);
+    expect(calls.map(titleOf)).toEqual(["first", "fourth", "fifth"]);
   });
 
   test("switched off meanwhile: waiting messages are dropped before anything is prepared", async () => {
@@ -354,7 +359,7 @@ describe("background delivery", () => {
     const started = performance.now();
     await delivery.stop(1_000);
     expect(performance.now() - started).toBeLessThan(900);
-    expect(calls.map((call) => (call.init.headers as Record<string, string>).Title)).toEqual(["waiting", "waiting", "server_stopped"]);
+    expect(calls.map(titleOf)).toEqual(["waiting", "waiting", "server_stopped"]);
     expect(delivery.state()).toMatchObject({ sent: 2, queued: 0 });
   });
 });
@@ -432,7 +437,7 @@ describe("new images", () => {
     grouper.stop();
   });
 
-  const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+  const PNG = encodePng(2, 2, paintRgba(2, "flat").rgba);
   const verdict = (over: Partial<VerdictRow>): VerdictRow => ({ type: "output", subfolder: "u", filename: "a.png", version: "v1", scores: { Drawing: 0.1, Hentai: 0.01, Neutral: 0.85, Porn: 0.02, Sexy: 0.02 }, failure: null, format: "png", width: 1, height: 1, classifiedAt: 1, manualTag: null, taggedBy: null, taggedAt: null, ...over });
   function sources(outcome: VerdictRow | { unavailable: true; code: "TIMEOUT"; message: string }, contentType = "image/png") {
     const asked: string[] = [];
@@ -451,7 +456,7 @@ describe("new images", () => {
     };
     return {
       asked,
-      sources: { fetchFile: async () => new Response(PNG, { headers: { "content-type": contentType, etag: '"v1"' } }), guard: () => guard, ownerOf: () => "ann" },
+      sources: { fetchFile: async () => new Response(new Uint8Array(PNG), { headers: { "content-type": contentType, etag: '"v1"' } }), guard: () => guard, ownerOf: () => "ann" },
     };
   }
   const file = { type: "output" as const, subfolder: "u", filename: "a.png" };
@@ -466,5 +471,353 @@ describe("new images", () => {
     expect(await resolveAttachment(file, sources({ unavailable: true, code: "TIMEOUT", message: "late" }).sources)).toMatchObject({ attached: false, reason: expect.stringContaining("no verdict") });
     expect(await resolveAttachment(file, sources(verdict({}), "application/octet-stream").sources)).toEqual({ attached: false, reason: "the file is not a picture" });
     expect(await resolveAttachment(file, safe.sources, { maxBytes: 4 })).toEqual({ attached: false, reason: "the picture is too large to attach" });
+  });
+});
+
+describe("hardening (security review)", () => {
+  const temp = useTempDataDir("mss-notify-review-");
+  const SAFE_SCORES = { Drawing: 0.1, Hentai: 0.01, Neutral: 0.85, Porn: 0.02, Sexy: 0.02 };
+  const row = (over: Partial<VerdictRow> = {}): VerdictRow => ({ type: "output", subfolder: "u", filename: "a.png", version: "v1", scores: SAFE_SCORES, failure: null, format: "png", width: 1, height: 1, classifiedAt: 1, manualTag: null, taggedBy: null, taggedAt: null, ...over });
+  const STILL_PNG = encodePng(4, 4, paintRgba(4, "flat").rgba);
+  const output = (filename: string) => ({ type: "output" as const, subfolder: "u", filename });
+
+  /** Image sources serving `bytes` for every file, with a guard whose verdict a test may change meanwhile. */
+  function pictureSources(bytes: Uint8Array, contentType = "image/png", ownerOf: (file: { filename: string }) => string | null = () => "ann") {
+    const state = { verdict: row(), asked: 0 };
+    const answer = async () => {
+      state.asked++;
+      return state.verdict;
+    };
+    const guard: NsfwJudge = { scanner: { verdictFor: answer, verdictForBytes: answer }, thresholds: () => ({ porn: 0.5, hentai: 0.5, sexy: null }) };
+    return { state, sources: { fetchFile: async () => new Response(new Uint8Array(bytes), { headers: { "content-type": contentType, etag: '"v1"' } }), guard: () => guard, ownerOf } };
+  }
+  const enabled = (over: Partial<NotifySettingsValues["events"]> = {}) => {
+    const events = defaultEventSettings();
+    for (const key of ["user_login", "image_generated", "login_failure", "api_token_created"] as const) events[key] = { ...events[key], enabled: true };
+    return { ...events, ...over };
+  };
+
+  // Item 1: text shaped like an encoded word, or like ntfy's escaped line break.
+  const NEWLINE_FILE = "x\\nSign-in as owner from 10.0.0.9 OK_00001_.png"; // a backslash and an "n"
+  const WORD_FILE = "=?UTF-8?Q?=1B[31m=0AFAKE=E2=80=AE?=_2_.png";
+  const WORD_USER = `=?UTF-8?B?${Buffer.from("\nowner\u001b[31m\u202e").toString("base64")}?=`;
+  const NEWLINE_USER = "mallory\\nSign-in as owner";
+  // eslint-disable-next-line no-control-regex
+  const FORGED = /[\n\r\u001b\u202e]/;
+
+  test("the fake ntfy reads headers as ntfy does: Q and B encoded words decoded once, then \\n in a Message made a line break", () => {
+    expect(decodeHeader(WORD_FILE)).toBe("\u001b[31m\nFAKE\u202e_2_.png");
+    expect(decodeHeader(WORD_USER)).toBe("\nowner\u001b[31m\u202e");
+    expect(decodeHeader("=?utf-8?q?a_b?= \t =?UTF-8?b?Yw==?= d")).toBe("a bc d");
+    expect(decodeHeader(`=?UTF-8?B?${Buffer.from("=?UTF-8?Q?=0A?=").toString("base64")}?=`)).toBe("=?UTF-8?Q?=0A?=");
+    expect(decodeHeader("=?UTF-8?Q?bad=ZZ?=")).toBe("=?UTF-8?Q?bad=ZZ?=");
+    expect(readMessageHeader("a\\nb")).toBe("a\nb");
+    // ntfy decodes first and makes line breaks after: an encoded word does not hide a "\n".
+    expect(readMessageHeader(`=?UTF-8?B?${Buffer.from("a\\nb").toString("base64")}?=`)).toBe("a\nb");
+  });
+
+  test("header text is only encoded words of at most 75 characters, and decodes to the text itself", () => {
+    for (const text of [WORD_FILE, NEWLINE_FILE, WORD_USER, "ä".repeat(200), "x".repeat(1000), "🎨".repeat(50), "a ".repeat(40)]) {
+      const value = headerValue(text);
+      for (const word of value.split(" ")) {
+        expect(word).toMatch(/^=\?UTF-8\?B\?[A-Za-z0-9+/]+={0,2}\?=$/);
+        expect(word.length).toBeLessThanOrEqual(75);
+      }
+      expect(readMessageHeader(value)).not.toMatch(FORGED);
+    }
+    expect(decodeHeader(headerValue(WORD_FILE))).toBe(WORD_FILE);
+    expect(decodeHeader(headerValue("a ".repeat(40)))).toBe("a ".repeat(40));
+    expect(readMessageHeader(headerValue(NEWLINE_FILE))).toBe("x\u29f5nSign-in as owner from 10.0.0.9 OK_00001_.png");
+    // The Filename header is sent as it is: it can form neither an encoded word nor an escaped line break.
+    for (const name of [WORD_FILE, NEWLINE_FILE]) expect(safeFilename(name)).toMatch(/^[A-Za-z0-9._-]+$/);
+  });
+
+  test("hostile file and user names arrive literally, in a POST body and in a PUT's Message header", async () => {
+    const database = temp.open();
+    const ntfy = await startFakeNtfy();
+    const owners = new Map([
+      [NEWLINE_FILE, NEWLINE_USER],
+      [WORD_FILE, WORD_USER],
+    ]);
+    const picture = pictureSources(STILL_PNG, "image/png", (file) => owners.get(file.filename) ?? null);
+    const notifier = createNotifier({ db: database.db, key: KEY, log: quiet, settleMs: 5, minIntervalMs: 5, images: picture.sources });
+    try {
+      const settings = values({ enabled: true, serverUrl: ntfy.url, topic: "t", events: enabled() });
+      await notifier.update(settings, { kind: "keep" }, null);
+      for (const username of [WORD_USER, NEWLINE_USER]) notifier.emit("user_login", { username, ip: "192.0.2.1" });
+      for (const name of owners.keys()) notifier.fileReported(output(name));
+      await ntfy.waitFor(4);
+      await notifier.update({ ...settings, attachImages: true }, { kind: "keep" }, null);
+      for (const name of owners.keys()) notifier.fileReported(output(name));
+      const requests = await ntfy.waitFor(6);
+      const posts = requests.filter((request) => request.method === "POST");
+      const puts = requests.filter((request) => request.method === "PUT");
+      expect([posts.length, puts.length]).toEqual([4, 2]);
+      for (const request of requests) {
+        expect(request.title).not.toMatch(FORGED);
+        expect(request.message, request.message).not.toMatch(FORGED);
+      }
+      const messages = requests.map((request) => request.message);
+      expect(messages).toContain(`${WORD_USER} signed in from 192.0.2.1.`);
+      expect(messages).toContain(`${NEWLINE_USER} signed in from 192.0.2.1.`);
+      expect(messages).toContain(`${WORD_USER} generated an image: ${WORD_FILE}.`);
+      expect(messages).toContain(`${NEWLINE_USER} generated an image: ${NEWLINE_FILE}.`);
+      // In a header, ntfy would make a line break of "\n": the backslash is sent as its look-alike.
+      const stand = (text: string) => text.replace("\\n", "\u29f5n");
+      expect(puts.map((request) => request.message).sort()).toEqual([`${WORD_USER} generated an image: ${WORD_FILE}.`, `${stand(NEWLINE_USER)} generated an image: ${stand(NEWLINE_FILE)}.`].sort());
+      for (const request of puts) expect(request.headers.filename).toMatch(/^[A-Za-z0-9._-]+$/);
+    } finally {
+      await notifier.stop(100);
+      await ntfy.stop();
+    }
+  });
+
+  // Item 2: two gateway instances on one database.
+  test("two instances on one database: a server changed by one never gets the token kept by the other's stale copy", async () => {
+    const first = temp.open();
+    const second = temp.open(); // a second connection, as a second gateway has
+    const frozen = () => 1_000; // caches never expire: the stale copy an instance may hold for 5 s
+    const a = createSettingsStore(first.db, KEY, frozen);
+    const b = createSettingsStore(second.db, KEY, frozen);
+    await a.save(values({ enabled: true, serverUrl: "https://old.example", topic: "t" }), { kind: "set", token: "tk_for_old" }, null);
+    expect(b.current().serverUrl).toBe("https://old.example");
+    // Instance A moves to a new server with its own token...
+    await a.save(values({ enabled: true, serverUrl: "https://new.example", topic: "t" }), { kind: "set", token: "tk_for_new" }, null);
+    // ...while B, with the old server cached, saves a change of the topic only (the token kept).
+    const stale = b.current();
+    expect(stale.serverUrl).toBe("https://old.example");
+    const parsed = parseSettingsUpdate({ topic: "renamed" }, stale);
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(parsed.value.token).toEqual({ kind: "keep" });
+    const saved = await b.save(parsed.value.values, parsed.value.token, null);
+    expect(saved).toMatchObject({ serverUrl: "https://old.example", tokenSealed: null, tokenCleared: true });
+    expect(await a.token(a.reload())).toBeNull();
+    // Same origin: the token is kept.
+    await a.save(values({ enabled: true, serverUrl: "https://old.example/ntfy", topic: "t" }), { kind: "set", token: "tk_again" }, null);
+    const kept = await b.save(values({ enabled: true, serverUrl: "https://old.example", topic: "x" }), { kind: "keep" }, null);
+    expect(kept.tokenCleared).toBe(false);
+    expect(await b.token(kept)).toBe("tk_again");
+  });
+
+  // Item 3: an answer without end.
+  test("a large error answer, streamed: at most 4 KiB are read, the rest cancelled, and the attempt ends at once", async () => {
+    // 16 MiB in 64 KiB chunks (finite, so that reading it all fails the test rather than hanging it).
+    let pulled = 0;
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (++pulled > 256) return controller.close();
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x41));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const { fetcher } = scriptedFetch([new Response(endless, { status: 500 })]);
+    const result = await publishOnce(DESTINATION, { title: "x", message: "y", priority: "default", tags: [] }, { fetch: fetcher, timeoutMs: 60_000 });
+    expect(result).toMatchObject({ ok: false, status: 500, retry: true });
+    expect(MAX_ANSWER_BYTES).toBe(4096);
+    expect(pulled).toBeLessThanOrEqual(2);
+    expect(cancelled).toBe(true);
+
+    const ntfy = await startFakeNtfy();
+    try {
+      ntfy.script({ status: 500, streamBytes: 256 * 1024 * 1024 });
+      const started = performance.now();
+      const overHttp = await publishOnce({ serverUrl: ntfy.url, topic: "t", token: null }, { title: "x", message: "y", priority: "default", tags: [] }, { timeoutMs: 30_000 });
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(overHttp).toMatchObject({ ok: false, status: 500, retry: true });
+      if (!overHttp.ok) expect(overHttp.error.length).toBeLessThan(400);
+      await Bun.sleep(100);
+      const streamed = ntfy.streamed();
+      await Bun.sleep(200);
+      // The server stopped producing (the body was cancelled), after little.
+      expect(ntfy.streamed()).toBe(streamed);
+      expect(streamed).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      await ntfy.stop();
+    }
+  });
+
+  // Item 4: animations are judged on their first frame only.
+  test("only still PNG and JPEG pictures are attached: APNG, animated WebP and GIF are not, whatever type they are served as", async () => {
+    const apng = concatBytes([STILL_PNG.subarray(0, 33), pngChunk("acTL", new Uint8Array([0, 0, 0, 2, 0, 0, 0, 0])), STILL_PNG.subarray(33)]);
+    const jpeg = await safeImage("jpeg", 8);
+    const gif = await safeImage("gif", 8, "flat", { frames: 2 });
+    const webpAnimated = await animatedWebp(8, 8, [
+      [255, 0, 0],
+      [0, 0, 255],
+    ]);
+    const webpStill = await safeImage("webp", 8);
+    const attach = async (bytes: Uint8Array, type: string) => {
+      const picture = pictureSources(bytes, type);
+      const result = await resolveAttachment(output("a.png"), picture.sources);
+      return { ...result, asked: picture.state.asked };
+    };
+    expect(await attach(STILL_PNG, "image/png")).toMatchObject({ attached: true, asked: 1 });
+    expect(await attach(jpeg, "image/jpeg")).toMatchObject({ attached: true, asked: 1 });
+    const animated = { attached: false as const, reason: "it is animated, and the NSFW guard checks only the first frame", asked: 0 };
+    expect(await attach(apng, "image/png")).toEqual(animated);
+    expect(await attach(webpAnimated, "image/png")).toEqual(animated);
+    expect(await attach(gif, "image/png")).toMatchObject({ attached: false, reason: expect.stringContaining("GIF"), asked: 0 });
+    expect(await attach(gif, "image/gif")).toMatchObject({ attached: false, reason: expect.stringContaining("GIF"), asked: 0 });
+    expect(await attach(webpAnimated, "image/webp")).toMatchObject({ attached: false, asked: 0 });
+    expect(await attach(webpStill, "image/webp")).toEqual({ attached: false, reason: "only still PNG and JPEG pictures are attached", asked: 0 });
+    expect(await attach(webpStill, "image/jpeg")).toEqual({ attached: false, reason: "only still PNG and JPEG pictures are attached", asked: 0 });
+
+    // Through the notifier: the message says why.
+    const database = temp.open();
+    const ntfy = await startFakeNtfy();
+    const notifier = createNotifier({ db: database.db, key: KEY, log: quiet, settleMs: 5, images: pictureSources(apng).sources });
+    try {
+      await notifier.update(values({ enabled: true, serverUrl: ntfy.url, topic: "t", attachImages: true, events: enabled() }), { kind: "keep" }, null);
+      notifier.fileReported(output("anim.png"));
+      const [request] = await ntfy.waitFor(1);
+      expect(request!.method).toBe("POST");
+      expect(request!.message).toBe("ann generated an image: anim.png.\nPicture not attached: it is animated, and the NSFW guard checks only the first frame.");
+    } finally {
+      await notifier.stop(100);
+      await ntfy.stop();
+    }
+  });
+
+  // Item 5: the test button.
+  test("the test button's gate: one test at a time, at most 5 a minute", () => {
+    let at = 0;
+    const gate = createTestGate(5, () => at);
+    const first = gate.enter();
+    if (!first.ok) throw new Error("refused");
+    expect(gate.enter()).toMatchObject({ ok: false, why: "running" });
+    first.release();
+    first.release(); // twice is harmless
+    for (let i = 0; i < 4; i++) {
+      const next = gate.enter();
+      if (!next.ok) throw new Error(`refused at ${i}`);
+      next.release();
+      at += 1_000;
+    }
+    expect(gate.enter()).toEqual({ ok: false, why: "rate", retryAfterS: 56 });
+    at = 60_000;
+    expect(gate.enter().ok).toBe(true);
+  });
+
+  // Item 6: retries check again.
+  test("a retry checks again: a picture tagged NSFW meanwhile, or attachments switched off, goes as text", async () => {
+    const database = temp.open();
+    const ntfy = await startFakeNtfy();
+    const picture = pictureSources(STILL_PNG);
+    const notifier = createNotifier({ db: database.db, key: KEY, log: quiet, settleMs: 5, minIntervalMs: 5, retryDelaysMs: [300, 300], images: picture.sources });
+    try {
+      const settings = values({ enabled: true, serverUrl: ntfy.url, topic: "t", attachImages: true, events: enabled() });
+      await notifier.update(settings, { kind: "keep" }, null);
+      ntfy.script({ status: 503 });
+      notifier.fileReported(output("a.png"));
+      await ntfy.waitFor(1);
+      expect(ntfy.requests[0]!.method).toBe("PUT");
+      picture.state.verdict = row({ manualTag: "nsfw" }); // a person tags it before the retry
+      await ntfy.waitFor(2);
+      expect(ntfy.requests[1]).toMatchObject({ method: "POST", message: "ann generated an image: a.png.\nPicture not attached: withheld by the NSFW guard." });
+      expect(ntfy.requests[1]!.body.byteLength).toBeLessThan(200);
+
+      picture.state.verdict = row();
+      ntfy.script({ status: 503, delayMs: 500 }); // switched off while this attempt waits for its answer
+      notifier.fileReported(output("b.png"));
+      await ntfy.waitFor(3);
+      expect(ntfy.requests[2]!.method).toBe("PUT");
+      await notifier.update({ ...settings, attachImages: false }, { kind: "keep" }, null);
+      await ntfy.waitFor(4);
+      expect(ntfy.requests[3]).toMatchObject({ method: "POST", message: "ann generated an image: b.png." });
+      await settle(() => notifier.status().sent === 2);
+      expect(notifier.status()).toMatchObject({ sent: 2, failed: 0 });
+    } finally {
+      await notifier.stop(100);
+      await ntfy.stop();
+    }
+  });
+
+  // Item 7: what a full queue drops, and slow pictures.
+  test("a full queue drops the lowest priority first (the oldest of it, or the newcomer): alerts outlast a flood of images", async () => {
+    let release!: () => void;
+    const gate = new Promise<Response>((resolve) => (release = () => resolve(new Response("{}", { status: 200 }))));
+    const { fetcher, calls } = scriptedFetch([() => gate]);
+    const delivery = createDelivery({ destination: async () => DESTINATION, log: quiet, fetch: fetcher, maxQueued: 4 });
+    const at = (event: string, priority: number): QueuedMessage => ({ ...message(event), priority });
+    delivery.enqueue(at("first", 3));
+    for (const n of [1, 2, 3]) delivery.enqueue(at(`image_${n}`, 2));
+    delivery.enqueue(at("login_failure", 4)); // image_1 goes
+    delivery.enqueue(at("user_role_changed", 3)); // image_2 goes
+    delivery.enqueue(at("image_4", 2)); // image_3 goes (the oldest of the lowest)
+    delivery.enqueue(at("ip_banned", 4)); // image_4 goes
+    delivery.enqueue(at("image_5", 2)); // the newcomer is the lowest: it goes
+    await settle(() => calls.length === 1);
+    expect(delivery.state()).toMatchObject({ queued: 4, dropped: 5 });
+    release();
+    await settle(() => delivery.state().sent === 4);
+    expect(calls.map(titleOf)).toEqual(["first", "login_failure", "user_role_changed", "ip_banned"]);
+  });
+
+  test("a picture being prepared does not hold back the messages behind it", async () => {
+    let release!: () => void;
+    const slowGate = new Promise<void>((resolve) => (release = resolve));
+    const { fetcher, calls } = scriptedFetch([]);
+    const delivery = createDelivery({ destination: async () => DESTINATION, log: quiet, fetch: fetcher });
+    delivery.enqueue({
+      event: "image_generated",
+      slow: true,
+      priority: 2,
+      prepare: async () => {
+        await slowGate;
+        return { title: "image_generated", message: "m", priority: "low", tags: [] };
+      },
+    });
+    delivery.enqueue(message("login_failure"));
+    await settle(() => calls.length === 1);
+    expect(titleOf(calls[0]!)).toBe("login_failure");
+    release();
+    await settle(() => calls.length === 2);
+    expect(titleOf(calls[1]!)).toBe("image_generated");
+    expect(delivery.state()).toMatchObject({ sent: 2, queued: 0 });
+  });
+
+  // Item 8: a hand-edited row.
+  test("a stored address edited into something invalid: the token counts as unset, and saving from there does not bring it back", async () => {
+    const database = temp.open();
+    const { fetcher, calls } = scriptedFetch([]);
+    const notifier = createNotifier({ db: database.db, key: KEY, log: quiet, fetch: fetcher });
+    await notifier.update(values({ enabled: true, serverUrl: "https://ntfy.example", topic: "t" }), { kind: "set", token: "tk_hand_edited" }, null);
+    database.sqlite.run("update notify_settings set server_url = 'http://evil.example:8080'");
+    const settings = notifier.settings({ fresh: true });
+    expect(settings).toMatchObject({ enabled: false, serverUrl: "https://ntfy.sh", tokenSealed: null });
+    await notifier.sendTest("olga");
+    expect(calls).toHaveLength(1);
+    expect((calls[0]!.init.headers as Record<string, string>).Authorization).toBeUndefined();
+    const saved = await notifier.update({ ...settings, enabled: true }, { kind: "keep" }, null);
+    expect(saved.tokenSealed).toBeNull();
+    await notifier.stop(100);
+  });
+
+  // Item 9: what the limit held back.
+  test("what the per-kind limit held back is listed, by event and count, in the next notification that goes out", async () => {
+    const database = temp.open();
+    const ntfy = await startFakeNtfy();
+    const notifier = createNotifier({ db: database.db, key: KEY, log: quiet, ratePerMinute: 2 });
+    try {
+      await notifier.update(values({ enabled: true, serverUrl: ntfy.url, topic: "t", events: enabled() }), { kind: "keep" }, null);
+      for (let i = 0; i < 5; i++) notifier.emit("login_failure", { username: null, ip: "203.0.113.1" });
+      for (let i = 0; i < 3; i++) notifier.emit("api_token_created", { username: "ann", ip: null });
+      notifier.emit("user_login", { username: "ann", ip: null });
+      const requests = await ntfy.waitFor(5);
+      expect(requests.map((request) => request.message)).toEqual([
+        "A sign-in with a name that is no account failed from 203.0.113.1.",
+        "A sign-in with a name that is no account failed from 203.0.113.1.",
+        "ann created an API token.\nNot sent in the last minutes, to keep the flood down: Failed sign-in ×3.",
+        "ann created an API token.",
+        "ann signed in.\nNot sent in the last minutes, to keep the flood down: API token created ×1.",
+      ]);
+      expect(notifier.status().suppressed).toBe(4);
+    } finally {
+      await notifier.stop(100);
+      await ntfy.stop();
+    }
   });
 });
