@@ -167,14 +167,16 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     }
     notifier.audit(request === undefined ? event : { ...event, clientIp: event.clientIp ?? clientOf(request).ip });
   };
+  /** A file as ComfyUI serves it, for the gateway's own reading (the NSFW guard, picture attachments). */
+  const fetchView = (file: { filename: string; subfolder: string; type: string }, signal: AbortSignal, method = "GET") =>
+    fetch(`${upstream.origin}${upstream.basePath}/api/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })}`, { method, signal, headers: { "accept-encoding": "identity" } });
   // ntfy notifications, fed by the audit events above, new outputs, start and stop (never awaited by a request).
   const notifier = createNotifier({
     db: database.db,
     key: deriveKey(secret.key, "ntfy-token-encryption"),
     log,
     images: {
-      fetchFile: (file, signal) =>
-        fetch(`${upstream.origin}${upstream.basePath}/api/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })}`, { signal, headers: { "accept-encoding": "identity" } }),
+      fetchFile: (file, signal) => fetchView(file, signal),
       guard: () => nsfw,
       ownerOf: (file) => {
         const userId = ownership.ownerOfFile(file);
@@ -202,12 +204,7 @@ export async function startGateway({ config: loadedConfig, database, log }: Star
     config: settings.current,
     log,
     sfwCheckOf: (userId) => getUserById(database.db, userId)?.sfwCheck ?? null,
-    fetchFile: (file, method, signal) =>
-      fetch(`${upstream.origin}${upstream.basePath}/api/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type })}`, {
-        method,
-        signal,
-        headers: { "accept-encoding": "identity" },
-      }),
+    fetchFile: (file, method, signal) => fetchView(file, signal, method),
   });
   // Who owns which prompt and file in ComfyUI's shared queue, history and folders.
   const ownership = createOwnershipStore(database.db, {

@@ -124,3 +124,30 @@ export function parseIpRange(text: string): IpRangeResult {
   }
   return { ok: true, range: { version: address.version, bytes: network, prefix } };
 }
+
+/** `::ffff:a.b.c.d` is the IPv4 address a.b.c.d (a v4 client on a dual-stack socket). */
+export function unmapped(address: IpAddress): IpAddress {
+  const b = address.bytes;
+  if (address.version === 6 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) {
+    return { version: 4, bytes: b.slice(12) };
+  }
+  return address;
+}
+
+/** Whether `address` lies in `range` (same version; no unmapping here). */
+export function inRange(address: IpAddress, range: IpRange): boolean {
+  if (address.version !== range.version) return false;
+  let bits = range.prefix;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if (((address.bytes[i] ?? 0) & mask) !== ((range.bytes[i] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/** 127.0.0.0/8 or ::1, IPv4-mapped forms included. */
+export function isLoopback(address: IpAddress): boolean {
+  const a = unmapped(address);
+  if (a.version === 4) return a.bytes[0] === 127;
+  return a.bytes.slice(0, 15).every((x) => x === 0) && a.bytes[15] === 1;
+}

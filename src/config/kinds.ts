@@ -1,7 +1,7 @@
 // Value kinds for configuration settings: how a value is read from config.json (already
 // JSON-typed, so no coercion) and from text (environment variables and flags, coerced), and
 // what a valid value is, in words, for error messages.
-import { parseIp, parseIpRange } from "./ip.ts";
+import { isLoopback, parseIp, parseIpRange } from "./ip.ts";
 
 export type Checked<T> =
   | { readonly ok: true; readonly value: T }
@@ -225,7 +225,7 @@ export const loopbackSource = text("name=http://127.0.0.1:port", (value) => {
   if (!parsed.ok) return { problem: parsed.problem };
   const host = new URL(parsed.value).hostname.replace(/^\[|\]$/g, "");
   const address = parseIp(host);
-  if (address === null || !(address.version === 4 ? address.bytes[0] === 127 : host === "::1")) {
+  if (address === null || !isLoopback(address)) {
     return { problem: "must be a loopback origin (127.0.0.0/8 or [::1]) given as an IP address" };
   }
   return { value: `${match[1]}=${parsed.value}` };

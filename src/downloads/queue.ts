@@ -3,7 +3,7 @@
 // after a dropped connection or a gateway restart, and are moved into place only when complete
 // and, where the source publishes one, when the SHA-256 matches. A job that fails or is
 // cancelled leaves no file behind.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { createReadStream, existsSync, linkSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
@@ -392,6 +392,10 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
     state.totalBytes = total ?? (job.source === "huggingface" ? announced : null);
     state.bytesDone = start;
     update(job.id, { totalBytes: total, bytesDone: start });
+    // The hash is taken as the bytes arrive (a resumed part is read once first), not by reading
+    // the whole file again at the end.
+    const hash = createHash("sha256");
+    if (start > 0) await hashInto(hash, part);
     const handle = await open(part, start > 0 ? "a" : "w", 0o644);
     try {
       for await (const chunk of response as AsyncIterable<Buffer>) {
@@ -399,6 +403,7 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
         if (received > ceiling) throw new DownloadError("SIZE_MISMATCH", `The source sent more than the ${ceiling} bytes announced.`);
         if (received > settings.max_bytes) throw new DownloadError("FILE_TOO_LARGE", `The file passed the limit of ${settings.max_bytes} bytes.`);
         await handle.write(chunk);
+        hash.update(chunk);
         state.bytesDone = received;
         const at = now();
         state.samples.push([at, received]);
@@ -424,7 +429,7 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
       removePart(part);
       throw new DownloadError("UNVERIFIABLE", `${what} sent neither the file's length nor its hash, so a complete download cannot be told from a cut one.`);
     }
-    const sha256 = await hashFile(part);
+    const sha256 = hash.digest("hex");
     const expected = get(job.id)!.expectedSha256;
     if (expected !== null && expected !== sha256) {
       rmSync(part, { force: true });
@@ -543,10 +548,8 @@ export function createDownloadQueue(options: DownloadQueueOptions) {
 
 export type DownloadQueue = ReturnType<typeof createDownloadQueue>;
 
-async function hashFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
+async function hashInto(hash: Hash, path: string): Promise<void> {
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /** The original's public job record, plus the gateway's hash and error code. */

@@ -14,7 +14,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import { parseIp, type IpAddress } from "../config/ip.ts";
+import { inRange, parseIp, parseIpRange, unmapped, type IpAddress, type IpRange } from "../config/ip.ts";
 
 export const MAX_REDIRECTS = 5;
 
@@ -67,49 +67,47 @@ export function checkOutboundUrl(raw: string | URL, policy: OutboundPolicy): URL
   return url;
 }
 
-/** [first address, prefix length] of the IPv4 ranges that are not global unicast. */
-const NON_GLOBAL_V4: readonly (readonly [number, number, number, number, number])[] = [
-  [0, 0, 0, 0, 8], // "this network"
-  [10, 0, 0, 0, 8],
-  [100, 64, 0, 0, 10], // carrier-grade NAT
-  [127, 0, 0, 0, 8],
-  [169, 254, 0, 0, 16], // link-local, cloud metadata
-  [172, 16, 0, 0, 12],
-  [192, 0, 0, 0, 24],
-  [192, 0, 2, 0, 24],
-  [192, 88, 99, 0, 24],
-  [192, 168, 0, 0, 16],
-  [198, 18, 0, 0, 15],
-  [198, 51, 100, 0, 24],
-  [203, 0, 113, 0, 24],
-  [224, 0, 0, 0, 4], // multicast
-  [240, 0, 0, 0, 4], // reserved, broadcast
-];
+/** Ranges that are not global unicast (RFC 6890 and friends), as an operator would write them. */
+const NON_GLOBAL = [
+  "0.0.0.0/8", // "this network"
+  "10.0.0.0/8",
+  "100.64.0.0/10", // carrier-grade NAT (also 100.100.100.200, a cloud metadata address)
+  "127.0.0.0/8",
+  "169.254.0.0/16", // link-local, cloud metadata
+  "172.16.0.0/12",
+  "192.0.0.0/24",
+  "192.0.2.0/24",
+  "192.88.99.0/24",
+  "192.168.0.0/16",
+  "198.18.0.0/15",
+  "198.51.100.0/24",
+  "203.0.113.0/24",
+  "224.0.0.0/4", // multicast
+  "240.0.0.0/4", // reserved, broadcast
+  "2001:db8::/32", // documentation
+  "2001::/32", // Teredo
+  "2002::/16", // 6to4
+].map(builtInRange);
+/** Global unicast IPv6 is within 2000::/3 (loopback, ULA, link-local and multicast are not). */
+const GLOBAL_V6 = builtInRange("2000::/3");
+const NAT64 = builtInRange("64:ff9b::/96");
 
-function v4InRange(bytes: Uint8Array, range: readonly [number, number, number, number, number]): boolean {
-  const value = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-  const start = ((range[0] << 24) | (range[1] << 16) | (range[2] << 8) | range[3]) >>> 0;
-  const prefix = range[4];
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return (value & mask) >>> 0 === start;
+function builtInRange(text: string): IpRange {
+  const parsed = parseIpRange(text);
+  if (!parsed.ok) throw new Error(`bad built-in range ${text}`);
+  return parsed.range;
 }
 
 /**
  * Whether an address is global unicast: not loopback, private, shared, link-local, metadata,
- * documentation, multicast or reserved. IPv6 must be in 2000::/3 and not a documentation,
- * Teredo or 6to4 address; IPv4-mapped and NAT64 addresses are judged by their IPv4 part.
+ * documentation, multicast or reserved. IPv4-mapped and NAT64 addresses are judged by their
+ * IPv4 part.
  */
-export function isGlobalAddress(address: IpAddress): boolean {
-  const b = address.bytes;
-  if (address.version === 4) return !NON_GLOBAL_V4.some((range) => v4InRange(b, range));
-  const isMapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
-  const isNat64 = b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && b.subarray(4, 12).every((x) => x === 0);
-  if (isMapped || isNat64) return isGlobalAddress({ version: 4, bytes: b.subarray(12, 16) });
-  if ((b[0]! & 0xe0) !== 0x20) return false; // outside 2000::/3: loopback, ULA fc00::/7, link-local, multicast, ...
-  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8) return false; // 2001:db8::/32 documentation
-  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x00 && b[3] === 0x00) return false; // 2001::/32 Teredo
-  if (b[0] === 0x20 && b[1] === 0x02) return false; // 2002::/16 6to4
-  return true;
+export function isGlobalAddress(raw: IpAddress): boolean {
+  let address = unmapped(raw);
+  if (inRange(address, NAT64)) address = { version: 4, bytes: address.bytes.subarray(12, 16) };
+  if (address.version === 6 && !inRange(address, GLOBAL_V6)) return false;
+  return !NON_GLOBAL.some((range) => inRange(address, range));
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;

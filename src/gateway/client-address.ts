@@ -6,7 +6,7 @@
  * address the proxy sets. Forwarding headers from anyone else are ignored: they are the first
  * thing an attacker forges.
  */
-import { formatIp, parseIp, parseIpRange, type IpAddress, type IpRange } from "../config/ip.ts";
+import { formatIp, inRange, parseIp, parseIpRange, unmapped, type IpAddress, type IpRange } from "../config/ip.ts";
 
 export interface ClientInfo {
   /** Canonical text of the client's address (IPv4-mapped IPv6 shown as IPv4). */
@@ -17,24 +17,6 @@ export interface ClientInfo {
   viaProxy: boolean;
 }
 
-/** `::ffff:a.b.c.d` is an IPv4 client on a dual-stack socket. */
-function unmapped(address: IpAddress): IpAddress {
-  const b = address.bytes;
-  if (address.version === 6 && b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) {
-    return { version: 4, bytes: b.slice(12) };
-  }
-  return address;
-}
-
-export function inRange(address: IpAddress, range: IpRange): boolean {
-  if (address.version !== range.version) return false;
-  let bits = range.prefix;
-  for (let i = 0; bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((address.bytes[i] ?? 0) & mask) !== ((range.bytes[i] ?? 0) & mask)) return false;
-  }
-  return true;
-}
 
 /** Parses one forwarded-for entry: a bare v4 or v6 address (mapped forms too), `[v6]:port`, or `v4:port`. */
 function parseForwardedEntry(text: string): IpAddress | null {

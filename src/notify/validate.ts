@@ -4,6 +4,7 @@
  * held to https (plain http only on this machine's loopback), without credentials, query or
  * fragment.
  */
+import { isLoopback, parseIp } from "../config/ip.ts";
 import { EVENT_KEYS, isEventKey, PRIORITIES, type EventSetting, type EventSettings, type NotifyEventKey, type PriorityName } from "./events.ts";
 
 /** ntfy's own rule for topic names. */
@@ -17,15 +18,12 @@ const MAX_URL_LENGTH = 500;
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; code: string; error: string };
 
-/** 127.0.0.0/8, ::1 (any spelling) or localhost. */
+/** 127.0.0.0/8, ::1 (any spelling, IPv4-mapped too) or localhost. */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
   if (host === "localhost") return true;
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return host.split(".").every((part) => Number(part) <= 255);
-  // The URL parser gives IPv6 in its shortest form: ::1 (also ::ffff:127.x.y.z as ::ffff:7fxx:xxxx).
-  if (host === "::1") return true;
-  const mapped = /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.exec(host);
-  return mapped !== null;
+  const address = parseIp(host);
+  return address !== null && isLoopback(address);
 }
 
 /** The ntfy server's address, normalised (no trailing slash), or why it is refused. */
